@@ -1,0 +1,181 @@
+"""Per-pool-type facts, in one table (libvirt 9.0's storagepool.rng and storage backends).
+
+Check, the XML builder, the volume rules and the docs all read `POOL_TYPES`; no other
+module lists pool types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Need(enum.Enum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    FORBIDDEN = "forbidden"
+
+
+REQUIRED, OPTIONAL, FORBIDDEN = Need.REQUIRED, Need.OPTIONAL, Need.FORBIDDEN
+
+
+class VolumeKind(enum.Enum):
+    FILE = "file"  # a file under the pool's target path
+    BLOCK = "block"  # a device node (partition, LV, LUN, zvol)
+    NETWORK = "network"  # reached by QEMU over the network (rbd, gluster, iscsi-direct)
+
+
+QEMU_IMG_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx", "cow", "qcow", "bochs",
+                    "cloop", "dmg", "iso", "ploop", "luks", "host_device")
+# What can be *created* in a file-based pool (qemu-img create, or libvirt itself for raw/iso).
+CREATABLE_FILE_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx", "qcow", "cow", "iso", "luks")
+
+FS_FORMATS = ("auto", "ext2", "ext3", "ext4", "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat",
+              "hfs+", "xfs", "ocfs2", "vmfs")
+NETFS_FORMATS = ("auto", "nfs", "glusterfs", "cifs")
+DISK_FORMATS = ("unknown", "dos", "dvh", "gpt", "mac", "bsd", "pc98", "sun", "lvm2")
+LOGICAL_FORMATS = ("unknown", "lvm2")
+# Partition types a disk pool creates (the volume <format>): libvirt's partition formats.
+DISK_VOLUME_FORMATS = ("none", "linux", "fat16", "fat32", "linux-swap", "linux-lvm", "linux-raid", "extended")
+
+BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE = "normal", "no_overwrite", "overwrite"
+
+
+@dataclass(frozen=True)
+class PoolTypeInfo:
+    doc: str
+    target_path: Need
+    hosts: Need = FORBIDDEN
+    max_hosts: int = 1
+    devices: Need = FORBIDDEN
+    max_devices: int = 1
+    source_dir: Need = FORBIDDEN
+    source_name: Need = FORBIDDEN
+    adapter: Need = FORBIDDEN
+    formats: tuple[str, ...] = ()  # source formats
+    auth_types: tuple[str, ...] = ()
+    initiator: Need = FORBIDDEN
+    vendor_product: bool = False
+    protocol_version: bool = False
+    mount_options: bool = False
+    rbd_options: bool = False
+    buildable: bool = False
+    build_modes: tuple[str, ...] = (BUILD_NORMAL,)  # flags the backend accepts
+    build_by_default: bool = False
+    deletable: bool = False  # virStoragePoolDelete supported
+    volume_kind: VolumeKind = VolumeKind.FILE
+    volume_formats: tuple[str, ...] = ()  # formats a new volume can take; () = cannot create
+    default_volume_format: str | None = None
+    volume_resize: bool = False
+    volume_wipe: bool = False
+    volume_upload: bool = False
+    volume_clone: bool = False
+    needs_kernel: str = ""  # what the host kernel must offer (for docs and test markers)
+    default_target: str | None = None  # what libvirt assumes when no target is given
+    in_schema: bool = True  # present in libvirt 9.0's storagepool.rng
+
+
+class PoolType(str, enum.Enum):
+    DIR = "dir"
+    FS = "fs"
+    NETFS = "netfs"
+    LOGICAL = "logical"
+    DISK = "disk"
+    ISCSI = "iscsi"
+    ISCSI_DIRECT = "iscsi-direct"
+    SCSI = "scsi"
+    MPATH = "mpath"
+    RBD = "rbd"
+    GLUSTER = "gluster"
+    ZFS = "zfs"
+    VSTORAGE = "vstorage"
+    SHEEPDOG = "sheepdog"
+
+
+_FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_FORMATS,
+                     default_volume_format="raw", volume_resize=True, volume_wipe=True,
+                     volume_upload=True, volume_clone=True)
+
+POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
+    PoolType.DIR: PoolTypeInfo(
+        doc="A directory on the host; volumes are files.",
+        target_path=REQUIRED, buildable=True, build_by_default=True, deletable=True, **_FILE_VOLUMES),
+    PoolType.FS: PoolTypeInfo(
+        doc="A block device with a file system, mounted on the target path by libvirt.",
+        target_path=REQUIRED, devices=REQUIRED, formats=FS_FORMATS, vendor_product=True,
+        mount_options=True, buildable=True, build_by_default=True,
+        build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
+        needs_kernel="the file system's driver and mount", **_FILE_VOLUMES),
+    PoolType.NETFS: PoolTypeInfo(
+        doc="A network file system (nfs, glusterfs, cifs) mounted on the target path.",
+        target_path=REQUIRED, hosts=REQUIRED, source_dir=REQUIRED, formats=NETFS_FORMATS,
+        vendor_product=True, protocol_version=True, mount_options=True, buildable=True,
+        build_by_default=True, deletable=True,
+        needs_kernel="an NFS or CIFS client, or FUSE for glusterfs", **_FILE_VOLUMES),
+    PoolType.LOGICAL: PoolTypeInfo(
+        doc="An LVM volume group; volumes are logical volumes.",
+        target_path=OPTIONAL, devices=OPTIONAL, max_devices=64, source_name=OPTIONAL,
+        formats=LOGICAL_FORMATS, vendor_product=True, buildable=True, build_by_default=False,
+        build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
+        volume_kind=VolumeKind.BLOCK, volume_formats=("raw",), default_volume_format="raw",
+        volume_wipe=True, volume_upload=True, volume_clone=True,
+        needs_kernel="device-mapper (to create logical volumes)"),
+    PoolType.DISK: PoolTypeInfo(
+        doc="A whole disk; volumes are its partitions, named by the partition number.",
+        target_path=OPTIONAL, devices=REQUIRED, formats=DISK_FORMATS, vendor_product=True,
+        buildable=True, build_by_default=False,
+        build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
+        volume_kind=VolumeKind.BLOCK, volume_formats=DISK_VOLUME_FORMATS, default_volume_format="none",
+        volume_wipe=True, volume_upload=True, volume_clone=True, default_target="/dev"),
+    PoolType.ISCSI: PoolTypeInfo(
+        doc="An iSCSI target logged in by the host's initiator; LUNs are volumes (not created here).",
+        target_path=OPTIONAL, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
+        initiator=OPTIONAL, vendor_product=True, volume_kind=VolumeKind.BLOCK,
+        volume_wipe=True, volume_upload=True, needs_kernel="the kernel iSCSI initiator (iscsiadm)",
+        default_target="/dev/disk/by-path"),
+    PoolType.ISCSI_DIRECT: PoolTypeInfo(
+        doc="An iSCSI target reached by QEMU through libiscsi; LUNs are volumes (not created here).",
+        target_path=FORBIDDEN, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
+        initiator=REQUIRED, volume_kind=VolumeKind.NETWORK, volume_wipe=True),
+    PoolType.SCSI: PoolTypeInfo(
+        doc="A SCSI host adapter (scsi_host or fc_host); LUNs are volumes (not created here).",
+        target_path=OPTIONAL, adapter=REQUIRED, vendor_product=True, volume_kind=VolumeKind.BLOCK,
+        volume_wipe=True, volume_upload=True, needs_kernel="a SCSI or Fibre Channel host adapter",
+        default_target="/dev/disk/by-path"),
+    PoolType.MPATH: PoolTypeInfo(
+        doc="Multipath devices of the host; volumes are the maps (not created here).",
+        target_path=OPTIONAL, volume_kind=VolumeKind.BLOCK, volume_wipe=True, volume_upload=True,
+        needs_kernel="device-mapper multipath", default_target="/dev/mapper"),
+    PoolType.RBD: PoolTypeInfo(
+        doc="A Ceph RADOS pool; volumes are RBD images, reached by QEMU over the network.",
+        target_path=FORBIDDEN, hosts=REQUIRED, max_hosts=16, source_name=REQUIRED,
+        auth_types=("ceph",), rbd_options=True, volume_kind=VolumeKind.NETWORK,
+        volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
+        volume_wipe=True, volume_clone=True),
+    PoolType.GLUSTER: PoolTypeInfo(
+        doc="A Gluster volume reached through libgfapi; libvirt 9.0 lists, refreshes and deletes its "
+            "files but cannot create, resize or upload them.",
+        target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, source_dir=OPTIONAL,
+        volume_kind=VolumeKind.NETWORK),
+    PoolType.ZFS: PoolTypeInfo(
+        doc="A ZFS pool; volumes are zvols.",
+        target_path=FORBIDDEN, source_name=REQUIRED, devices=OPTIONAL, max_devices=64,
+        buildable=True, deletable=True, volume_kind=VolumeKind.BLOCK, volume_formats=("raw",),
+        default_volume_format="raw", volume_resize=True, volume_wipe=True, volume_upload=True,
+        needs_kernel="ZFS"),
+    PoolType.VSTORAGE: PoolTypeInfo(
+        doc="A Virtuozzo Storage cluster mounted on the target path.",
+        target_path=REQUIRED, source_name=REQUIRED, buildable=True, build_by_default=True,
+        deletable=True, needs_kernel="the vstorage FUSE client", **_FILE_VOLUMES),
+    PoolType.SHEEPDOG: PoolTypeInfo(
+        doc="A Sheepdog cluster (removed from libvirt in 8.8; only for older hosts).",
+        target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, volume_kind=VolumeKind.NETWORK,
+        volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
+        needs_kernel="libvirt older than 8.8 with the sheepdog backend"),
+}
+
+POOL_TYPE_NAMES = tuple(t.value for t in PoolType)
+
+
+def info(pool_type: str) -> PoolTypeInfo:
+    return POOL_TYPES[PoolType(pool_type)]

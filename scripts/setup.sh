@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh Debian 12 machine (as root) and for every make target:
+#   1. Debian packages the product and its tests need;
+#   2. a libvirtd answering on qemu:///system (started only when none answers);
+#   3. the virtualenv .venv with the project and its test dependencies;
+#   4. the Pulumi CLI and its Python helpers in .venv/bin, built from the Go module
+#      proxy when no recent enough `pulumi` is on PATH, cached outside the work tree.
+# Every step checks first and does nothing when its result is already there.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+CACHE="${PLS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-libvirt-storage}"
+CLI_MODULE="$ROOT/tools/pulumi-cli"
+# The single pin of the Pulumi version: the wrapper module's go.mod.
+PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" {print $2; exit}' "$CLI_MODULE/go.mod")
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+APT_PACKAGES=(
+  libvirt-daemon-system libvirt-clients libvirt-dev pkg-config qemu-utils
+  libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster
+  libvirt-daemon-driver-storage-iscsi-direct
+  python3-venv python3-dev gcc
+)
+
+install_debian_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+libvirt_answers() { timeout 10 virsh -c qemu:///system version >/dev/null 2>&1; }
+
+start_libvirtd() {
+  if libvirt_answers; then return; fi
+  log "starting libvirtd (no systemd here)"
+  mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
+  # virtlogd serves QEMU domains' logs; start it too so that a domain can run.
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  pgrep -x libvirtd >/dev/null || libvirtd -d
+  for _ in $(seq 1 60); do
+    libvirt_answers && return
+    sleep 0.5
+  done
+  log "libvirtd did not answer on qemu:///system within 30 s; see /var/log/libvirt"
+  exit 1
+}
+
+install_virtualenv() {
+  local stamp="$VENV/.installed" want
+  want=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
+  log "installing the project into $VENV"
+  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+  echo "$want" >"$stamp"
+}
+
+version_at_least() { # $1 >= $2, both vX.Y.Z
+  [[ "$(printf '%s\n%s\n' "${1#v}" "${2#v}" | sort -V | head -1)" == "${2#v}" ]]
+}
+
+sdk_module_dir() {
+  (cd "$CLI_MODULE" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3")
+}
+
+install_pulumi_cli() {
+  local bin="$VENV/bin" build="$CACHE/$PULUMI_VERSION"
+  mkdir -p "$build"
+  export GOFLAGS=-mod=mod
+
+  # The CLI itself: an ambient one when recent enough, else our cached build.
+  local ambient
+  ambient=$(PATH=$(echo "$PATH" | tr ':' '\n' | grep -vx "$bin" | paste -sd:) command -v pulumi || true)
+  if [[ -n "$ambient" ]] && version_at_least "$("$ambient" version 2>/dev/null || echo v0)" "$PULUMI_VERSION"; then
+    ln -sf "$ambient" "$bin/pulumi"
+  else
+    if [[ ! -x "$build/pulumi" ]]; then
+      log "building the Pulumi CLI $PULUMI_VERSION from the Go module proxy (cold: several minutes)"
+      local started=$SECONDS
+      (cd "$CLI_MODULE" && go build -trimpath -o "$build/pulumi.tmp" \
+        -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+      mv "$build/pulumi.tmp" "$build/pulumi"
+      log "Pulumi CLI built in $((SECONDS - started)) s"
+    fi
+    cmp -s "$build/pulumi" "$bin/pulumi" 2>/dev/null || install -m 0755 "$build/pulumi" "$bin/pulumi"
+  fi
+
+  # Our Python language host: rebuilt only when its source changes.
+  local src_hash host
+  src_hash=$(cat "$CLI_MODULE/go.mod" "$CLI_MODULE/go.sum" "$CLI_MODULE"/cmd/pulumi-language-python/*.go | sha256sum | cut -c1-16)
+  host="$build/pulumi-language-python-$src_hash"
+  if [[ ! -x "$host" ]]; then
+    log "building pulumi-language-python"
+    (cd "$CLI_MODULE" && go build -trimpath -o "$host.tmp" \
+      -ldflags "-X main.Version=$PULUMI_VERSION" ./cmd/pulumi-language-python)
+    mv "$host.tmp" "$host"
+  fi
+  cmp -s "$host" "$bin/pulumi-language-python" 2>/dev/null || install -m 0755 "$host" "$bin/pulumi-language-python"
+
+  # The Python halves of the protocol ship as files inside the sdk/v3 module.
+  local sdk
+  sdk=$(sdk_module_dir)
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
+}
+
+install_debian_packages
+start_libvirtd
+install_virtualenv
+install_pulumi_cli
+log "ready: $("$VENV/bin/pulumi" version), $(virsh -c qemu:///system version --daemon 2>/dev/null | grep -i 'running hypervisor\|daemon' | head -1 | xargs)"
