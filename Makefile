@@ -1,0 +1,34 @@
+# Every target runs the same idempotent set-up first (scripts/setup.sh).
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+export PATH := $(ROOT)/.venv/bin:$(PATH)
+# Local file state; never Pulumi Cloud. The passphrase only protects this demo state.
+export PULUMI_BACKEND_URL := file://$(ROOT)/.pulumi-state
+export PULUMI_CONFIG_PASSPHRASE ?= pulumi-libvirt-storage-demo
+export PULUMI_HOME := $(ROOT)/.pulumi-home
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+export LIBVIRT_DEFAULT_URI ?= qemu:///system
+
+.PHONY: setup demo demo-destroy test test-unit sdk
+
+setup:
+	@bash scripts/setup.sh
+	@mkdir -p .pulumi-state .pulumi-home
+
+## demo: set up, then `pulumi up` the quickstart against the local libvirt and print its outputs
+demo: setup
+	cd examples/quickstart && (pulumi stack select dev 2>/dev/null || pulumi stack init dev) \
+	  && pulumi up --yes --skip-preview && pulumi stack output
+
+## demo-destroy: remove what `make demo` created
+demo-destroy: setup
+	cd examples/quickstart && pulumi stack select dev && pulumi destroy --yes --skip-preview
+
+## test: the whole suite: unit, protocol, integration (real libvirtd) and e2e (real engine)
+test: setup
+	.venv/bin/python -m pytest -ra
+
+## sdk: regenerate the SDK from the resource schemas
+sdk: setup
+	.venv/bin/python -m pulumi_libvirt_storage_provider.codegen

@@ -1,0 +1,34 @@
+"""libvirt errors, kept with their code: "gone" for missing objects, a typed error otherwise."""
+
+from __future__ import annotations
+
+import libvirt
+
+GONE_CODES = frozenset({libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_SECRET})
+
+_HINTS = {
+    libvirt.VIR_ERR_OPERATION_INVALID: "The object is not in the state this step needs (active/inactive).",
+    libvirt.VIR_ERR_STORAGE_VOL_EXIST: "A volume of that name exists: choose another name or set adopt=true.",
+    libvirt.VIR_ERR_STORAGE_POOL_BUILT: "The device already holds data; build_mode no_overwrite keeps it.",
+    libvirt.VIR_ERR_XML_INVALID_SCHEMA: "The generated XML was refused by libvirt's schema.",
+    libvirt.VIR_ERR_NO_SUPPORT: "This libvirt or pool type does not support the operation.",
+    libvirt.VIR_ERR_OPERATION_UNSUPPORTED: "This libvirt or pool type does not support the operation.",
+}
+
+
+class LibvirtOpError(Exception):
+    """A libvirt call failed. `code` is libvirt's error code (None when not from libvirt)."""
+
+    def __init__(self, message: str, cause: libvirt.libvirtError | None = None) -> None:
+        super().__init__(message)
+        self.code = cause.get_error_code() if cause is not None else None
+
+
+def is_gone(e: libvirt.libvirtError) -> bool:
+    return e.get_error_code() in GONE_CODES
+
+
+def explain(e: libvirt.libvirtError, action: str) -> LibvirtOpError:
+    code = e.get_error_code()
+    hint = _HINTS.get(code, "")
+    return LibvirtOpError(f"{action}: {e.get_error_message()} (libvirt error code {code}). {hint}".rstrip(), e)

@@ -1,0 +1,191 @@
+"""Storage pool life cycle on libvirt: define, build, start, autostart, read, update, delete."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, info
+from ..xml.pool import parse_pool, pool_xml
+from .errors import LibvirtOpError, explain, is_gone
+
+BUILD_FLAGS = {
+    "normal": 0,
+    BUILD_NO_OVERWRITE: libvirt.VIR_STORAGE_POOL_BUILD_NO_OVERWRITE,
+    BUILD_OVERWRITE: libvirt.VIR_STORAGE_POOL_BUILD_OVERWRITE,
+}
+
+
+@dataclass
+class PoolState:
+    """What libvirt holds for a pool."""
+
+    name: str
+    uuid: str
+    active: bool
+    autostart: bool
+    capacity: int
+    allocation: int
+    available: int
+    xml: str  # the persistent definition (what `virsh pool-dumpxml --inactive` shows)
+    observed: dict[str, Any]  # parse_pool() of the live definition
+
+    def outputs(self) -> dict[str, Any]:
+        target = self.observed.get("target") or {}
+        default_target = info(self.observed["type"]).default_target
+        return {"uuid": self.uuid, "active": self.active, "capacity": self.capacity,
+                "allocation": self.allocation, "available": self.available,
+                "target_path": target.get("path") or default_target, "xml": self.xml}
+
+
+def lookup(conn: libvirt.virConnect, *, name: str | None = None, uuid: str | None = None
+           ) -> libvirt.virStoragePool | None:
+    try:
+        return conn.storagePoolLookupByUUIDString(uuid) if uuid else conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"looking up pool {uuid or name}") from e
+
+
+def state(pool: libvirt.virStoragePool) -> PoolState:
+    try:
+        state_code, capacity, allocation, available = pool.info()
+        live_xml = pool.XMLDesc(0)
+        persistent_xml = pool.XMLDesc(libvirt.VIR_STORAGE_XML_INACTIVE) if pool.isPersistent() else live_xml
+        return PoolState(name=pool.name(), uuid=pool.UUIDString(),
+                         active=bool(pool.isActive()), autostart=bool(pool.autostart()),
+                         capacity=capacity, allocation=allocation, available=available,
+                         xml=persistent_xml, observed=parse_pool(live_xml))
+    except libvirt.libvirtError as e:
+        raise explain(e, f"reading pool {pool.name()}") from e
+
+
+def read(conn: libvirt.virConnect, uuid: str) -> PoolState | None:
+    pool = lookup(conn, uuid=uuid)
+    if pool is None:
+        return None
+    try:
+        if pool.isActive():
+            pool.refresh(0)  # see volumes and sizes changed outside libvirt
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"refreshing pool {pool.name()}") from e
+    return state(pool)
+
+
+def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
+    """Define, build, start and autostart. If a step fails, the steps done are undone and the
+    error says which step failed; nothing stays defined."""
+    name = spec["name"]
+    with contextlib.ExitStack() as undo:
+        try:
+            pool = conn.storagePoolDefineXML(pool_xml(spec), 0)
+        except libvirt.libvirtError as e:
+            raise explain(e, f"defining pool {name}") from e
+        undo.callback(_quietly, pool.undefine)
+        if spec.get("build"):
+            built = _build(pool, spec)
+            if built and spec["type"] in ("dir", "netfs"):
+                # Undo only what is cheap and safe: an empty directory we made.
+                undo.callback(_quietly, lambda: pool.delete(0))
+        if spec.get("start", True):
+            try:
+                pool.create(0)
+            except libvirt.libvirtError as e:
+                raise explain(e, f"starting pool {name}") from e
+            undo.callback(_quietly, pool.destroy)
+        if spec.get("autostart", True):
+            try:
+                pool.setAutostart(1)
+            except libvirt.libvirtError as e:
+                raise explain(e, f"setting autostart of pool {name}") from e
+        result = state(pool)
+        undo.pop_all()
+        return result
+
+
+def _build(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> bool:
+    """Build with the spec's mode; with no_overwrite an already built pool is kept as it is.
+    True when something was built."""
+    mode = spec.get("build_mode") or "normal"
+    try:
+        pool.build(BUILD_FLAGS[mode])
+        return True
+    except libvirt.libvirtError as e:
+        if mode == BUILD_NO_OVERWRITE and e.get_error_code() == libvirt.VIR_ERR_STORAGE_POOL_BUILT:
+            return False
+        raise explain(e, f"building pool {spec['name']} (build_mode {mode})") from e
+
+
+def _quietly(fn: Any) -> None:
+    try:
+        fn()
+    except libvirt.libvirtError:
+        pass
+
+
+def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[str, Any], *, restart: bool,
+             rebuild: bool) -> None:
+    """Apply a changed definition to an existing pool (same uuid). An active pool is restarted
+    when the change only takes effect on start (mount options, auth, rbd options)."""
+    name = spec["name"]
+    try:
+        conn.storagePoolDefineXML(pool_xml(spec, uuid=pool.UUIDString()), 0)
+        if rebuild:  # a dir pool's build is mkdir -p + chown + chmod: it applies new permissions
+            pool.build(0)
+        if restart and pool.isActive():
+            pool.destroy()
+            pool.create(0)
+    except libvirt.libvirtError as e:
+        raise explain(e, f"redefining pool {name}") from e
+
+
+def set_active(pool: libvirt.virStoragePool, active: bool) -> None:
+    try:
+        if active and not pool.isActive():
+            pool.create(0)
+        elif not active and pool.isActive():
+            pool.destroy()
+    except libvirt.libvirtError as e:
+        raise explain(e, f"{'starting' if active else 'stopping'} pool {pool.name()}") from e
+
+
+def set_autostart(pool: libvirt.virStoragePool, autostart: bool) -> None:
+    try:
+        if bool(pool.autostart()) != autostart:
+            pool.setAutostart(1 if autostart else 0)
+    except libvirt.libvirtError as e:
+        raise explain(e, f"setting autostart of pool {pool.name()}") from e
+
+
+def delete(conn: libvirt.virConnect, uuid: str, *, delete_storage: bool) -> None:
+    """Stop, delete the storage when asked, undefine. Without delete_storage the data stays on
+    the host, whatever the pool holds."""
+    pool = lookup(conn, uuid=uuid)
+    if pool is None:
+        return
+    name = pool.name()
+    try:
+        if pool.isActive():
+            if delete_storage:
+                pool.refresh(0)
+                volumes = pool.listVolumes()
+                if volumes:
+                    raise LibvirtOpError(
+                        f"pool {name} still holds {len(volumes)} volume(s) ({', '.join(sorted(volumes)[:5])}); "
+                        "refusing to delete its storage. Delete those volumes first, or set "
+                        "delete_storage_on_destroy=false to undefine the pool and keep its data.")
+            pool.destroy()
+        if delete_storage:
+            pool.delete(0)
+        if pool.isPersistent():
+            pool.undefine()
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return
+        raise explain(e, f"deleting pool {name}") from e

@@ -1,0 +1,117 @@
+"""Ceph secrets in libvirt's secret driver. The value goes in as bytes and never comes out."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from ..spec.secret import decode_key, fingerprint
+from ..xml.secret import parse_secret, secret_xml
+from .errors import LibvirtOpError, explain, is_gone
+
+
+@dataclass
+class SecretState:
+    uuid: str
+    observed: dict[str, Any]
+    fingerprint: str | None  # None when libvirt will not reveal the value (private)
+
+
+def by_usage(conn: libvirt.virConnect, usage_name: str) -> libvirt.virSecret | None:
+    try:
+        return conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage_name)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"looking up secret {usage_name!r}") from e
+
+
+def state_of(secret: libvirt.virSecret) -> SecretState:
+    try:
+        observed = parse_secret(secret.XMLDesc(0))
+    except libvirt.libvirtError as e:
+        raise explain(e, "reading secret") from e
+    fp = None
+    if not observed.get("private"):
+        try:
+            import base64
+            fp = fingerprint(base64.b64encode(secret.value()).decode(), secret.UUIDString())
+        except libvirt.libvirtError:
+            fp = None  # no value set
+    return SecretState(uuid=secret.UUIDString(), observed=observed, fingerprint=fp)
+
+
+def _set_value(secret: libvirt.virSecret, value: str) -> None:
+    try:
+        secret.setValue(decode_key(value))
+    except libvirt.libvirtError as e:
+        # The message is libvirt's, which never quotes the value.
+        raise explain(e, f"setting the value of secret {secret.UUIDString()}") from e
+
+
+def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> tuple[SecretState, bool]:
+    """Define and set the value; (state, adopted). Undefines again when setting the value fails."""
+    existing = by_usage(conn, spec["usage_name"])
+    if existing is not None:
+        if not spec.get("adopt"):
+            raise LibvirtOpError(f"a ceph secret with usage name {spec['usage_name']!r} already exists (uuid "
+                                 f"{existing.UUIDString()}); choose another usage_name or set adopt=true")
+        _set_value(existing, spec["value"])
+        return state_of(existing), True
+    uuid = spec.get("uuid") or str(uuidlib.uuid4())
+    with contextlib.ExitStack() as undo:
+        try:
+            secret = conn.secretDefineXML(secret_xml(spec, uuid), 0)
+        except libvirt.libvirtError as e:
+            raise explain(e, f"defining secret {spec['usage_name']!r}") from e
+        undo.callback(_quietly, secret.undefine)
+        _set_value(secret, spec["value"])
+        result = state_of(secret)
+        undo.pop_all()
+        return result, False
+
+
+def read(conn: libvirt.virConnect, uuid: str) -> SecretState | None:
+    try:
+        secret = conn.secretLookupByUUIDString(uuid)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"looking up secret {uuid}") from e
+    return state_of(secret)
+
+
+def update(conn: libvirt.virConnect, uuid: str, spec: dict[str, Any], *, value_changed: bool,
+           redefine: bool) -> SecretState:
+    try:
+        secret = conn.secretLookupByUUIDString(uuid)
+    except libvirt.libvirtError as e:
+        raise explain(e, f"looking up secret {uuid}") from e
+    if redefine:
+        try:
+            secret = conn.secretDefineXML(secret_xml(spec, uuid), 0)
+        except libvirt.libvirtError as e:
+            raise explain(e, f"redefining secret {uuid}") from e
+    if value_changed:
+        _set_value(secret, spec["value"])
+    return state_of(secret)
+
+
+def delete(conn: libvirt.virConnect, uuid: str) -> None:
+    try:
+        conn.secretLookupByUUIDString(uuid).undefine()
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return
+        raise explain(e, f"undefining secret {uuid}") from e
+
+
+def _quietly(fn: Any) -> None:
+    try:
+        fn()
+    except libvirt.libvirtError:
+        pass

@@ -1,0 +1,225 @@
+"""Storage volume life cycle: create (empty, backed, cloned, uploaded), read, resize, wipe, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import libvirt
+
+from ..spec.pooltypes import info
+from ..xml.disk import disk_source, disk_xml
+from ..xml.pool import parse_pool
+from ..xml.volume import parse_volume, volume_xml
+from .errors import LibvirtOpError, explain, is_gone
+
+WIPE_ALGORITHMS = {
+    "zero": libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO, "nnsa": libvirt.VIR_STORAGE_VOL_WIPE_ALG_NNSA,
+    "dod": libvirt.VIR_STORAGE_VOL_WIPE_ALG_DOD, "bsi": libvirt.VIR_STORAGE_VOL_WIPE_ALG_BSI,
+    "gutmann": libvirt.VIR_STORAGE_VOL_WIPE_ALG_GUTMANN, "schneier": libvirt.VIR_STORAGE_VOL_WIPE_ALG_SCHNEIER,
+    "pfitzner7": libvirt.VIR_STORAGE_VOL_WIPE_ALG_PFITZNER7,
+    "pfitzner33": libvirt.VIR_STORAGE_VOL_WIPE_ALG_PFITZNER33,
+    "random": libvirt.VIR_STORAGE_VOL_WIPE_ALG_RANDOM, "trim": libvirt.VIR_STORAGE_VOL_WIPE_ALG_TRIM,
+}
+
+
+@dataclass
+class VolumeState:
+    pool: str
+    pool_type: str
+    observed: dict[str, Any]  # parse_volume()
+    disk: dict[str, Any]
+
+    def outputs(self) -> dict[str, Any]:
+        o = self.observed
+        return {"key": o.get("key"), "path": o.get("path"), "type": o.get("type"),
+                "physical": o.get("physical", o.get("allocation")),
+                "current_capacity": o.get("capacity"), "current_allocation": o.get("allocation"),
+                "current_format": o.get("format"), "pool_type": self.pool_type,
+                "disk": self.disk, "disk_xml": disk_xml(self.disk)}
+
+
+def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            raise LibvirtOpError(f"pool {name!r} does not exist on this host; create it first (a StoragePool "
+                                 "resource's name output makes the volume wait for it)", e) from e
+        raise explain(e, f"looking up pool {name}") from e
+    if not pool.isActive():
+        raise LibvirtOpError(f"pool {name!r} is not active; start it (StoragePool start=true) before using "
+                             "its volumes")
+    return pool
+
+
+def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState:
+    try:
+        pool_spec = parse_pool(pool.XMLDesc(0))
+        observed = parse_volume(vol.XMLDesc(0))
+    except libvirt.libvirtError as e:
+        raise explain(e, f"reading volume {vol.name()}") from e
+    observed.setdefault("key", vol.key())
+    observed.setdefault("path", vol.path())
+    return VolumeState(pool=pool.name(), pool_type=pool_spec["type"], observed=observed,
+                       disk=disk_source(pool_spec, observed))
+
+
+def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | None:
+    try:
+        return pool.storageVolLookupByName(name)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"looking up volume {name} in pool {pool.name()}") from e
+
+
+def find(conn: libvirt.virConnect, pool_name: str, name: str) -> VolumeState | None:
+    pool = active_pool(conn, pool_name)
+    vol = lookup(pool, name)
+    return None if vol is None else state_of(pool, vol)
+
+
+def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeState:
+    """Create the volume; on any later failure it is deleted again."""
+    pool = active_pool(conn, spec["pool"])
+    pool_type = parse_pool(pool.XMLDesc(0))["type"]
+    t = info(pool_type)
+    if not t.volume_formats:
+        raise LibvirtOpError(f"a {pool_type} pool cannot create volumes; set adopt=true to manage the existing "
+                             f"volume {name!r}")
+    fmt = spec.get("format") or t.default_volume_format
+    source_vol = None
+    capacity = spec.get("capacity")
+    if spec.get("clone_from"):
+        src_pool = active_pool(conn, spec["clone_from"]["pool"])
+        source_vol = lookup(src_pool, spec["clone_from"]["name"])
+        if source_vol is None:
+            raise LibvirtOpError(f"clone_from: volume {spec['clone_from']['name']!r} not found in pool "
+                                 f"{spec['clone_from']['pool']!r}")
+        capacity = max(capacity or 0, source_vol.info()[1])
+    upload_size = None
+    if spec.get("upload_from"):
+        try:
+            upload_size = os.stat(spec["upload_from"]).st_size
+        except OSError as e:
+            raise LibvirtOpError(f"upload_from: cannot read {spec['upload_from']}: {e.strerror}") from e
+        capacity = max(capacity or 0, upload_size)
+    if capacity is None and spec.get("backing_store"):
+        capacity = _backing_capacity(conn, spec["backing_store"]["path"])
+    flags = 0
+    if (spec.get("qcow2") or {}).get("preallocation") == "metadata":
+        flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+    xml = volume_xml(spec, name, int(capacity), fmt)
+    with contextlib.ExitStack() as undo:
+        try:
+            if source_vol is not None:
+                vol = pool.createXMLFrom(xml, source_vol, flags)
+            else:
+                vol = pool.createXML(xml, flags)
+        except libvirt.libvirtError as e:
+            raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
+        undo.callback(_quietly, lambda: vol.delete(0))
+        if spec.get("upload_from"):
+            upload(conn, vol, spec["upload_from"], upload_size or 0)
+        result = state_of(pool, vol)
+        undo.pop_all()
+        return result
+
+
+def _backing_capacity(conn: libvirt.virConnect, path_or_key: str) -> int:
+    for lookup_fn in (conn.storageVolLookupByPath, conn.storageVolLookupByKey):
+        try:
+            return lookup_fn(path_or_key).info()[1]
+        except libvirt.libvirtError:
+            continue
+    raise LibvirtOpError(f"backing_store.path: no volume with path or key {path_or_key!r}; give capacity "
+                         "explicitly or point at a volume libvirt knows")
+
+
+def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str, size: int) -> None:
+    """Send the file through a libvirt stream; holes are sent as holes (sparse stream)."""
+    stream = conn.newStream(0)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        vol.upload(stream, 0, size, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
+
+        def read_data(_stream: Any, nbytes: int, fd: int) -> bytes:
+            return os.read(fd, nbytes)
+
+        def in_data(_stream: Any, fd: int) -> tuple[bool, int]:
+            cur = os.lseek(fd, 0, os.SEEK_CUR)
+            try:
+                data = os.lseek(fd, cur, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left until the end of the file
+                end = os.lseek(fd, 0, os.SEEK_END)
+                os.lseek(fd, cur, os.SEEK_SET)
+                return False, end - cur
+            if data > cur:
+                os.lseek(fd, cur, os.SEEK_SET)
+                return False, data - cur
+            hole = os.lseek(fd, cur, os.SEEK_HOLE)
+            os.lseek(fd, cur, os.SEEK_SET)
+            return True, hole - cur
+
+        def skip(_stream: Any, length: int, fd: int) -> int:
+            return os.lseek(fd, length, os.SEEK_CUR)
+
+        stream.sparseSendAll(read_data, in_data, skip, fd)
+        stream.finish()
+    except libvirt.libvirtError as e:
+        with contextlib.suppress(libvirt.libvirtError):
+            stream.abort()
+        raise explain(e, f"uploading {path} into volume {vol.name()}") from e
+    finally:
+        os.close(fd)
+
+
+def resize(vol: libvirt.virStorageVol, capacity: int, *, allow_shrink: bool) -> None:
+    current = vol.info()[1]
+    if capacity == current:
+        return
+    flags = 0
+    if capacity < current:
+        if not allow_shrink:
+            raise LibvirtOpError(f"capacity: shrinking volume {vol.name()} from {current} to {capacity} bytes "
+                                 "would lose data; set allow_shrink=true to do it anyway")
+        flags |= libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK
+    try:
+        vol.resize(capacity, flags)
+    except libvirt.libvirtError as e:
+        raise explain(e, f"resizing volume {vol.name()} to {capacity} bytes") from e
+
+
+def by_key(conn: libvirt.virConnect, key: str) -> tuple[libvirt.virStoragePool, libvirt.virStorageVol] | None:
+    try:
+        vol = conn.storageVolLookupByKey(key)
+        return vol.storagePoolLookupByVolume(), vol
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return None
+        raise explain(e, f"looking up volume {key}") from e
+
+
+def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None) -> None:
+    found = by_key(conn, key)
+    if found is None:
+        return
+    _pool, vol = found
+    try:
+        if wipe:
+            vol.wipePattern(WIPE_ALGORITHMS[wipe], 0)
+        vol.delete(0)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return
+        raise explain(e, f"deleting volume {key}") from e
+
+
+def _quietly(fn: Any) -> None:
+    try:
+        fn()
+    except libvirt.libvirtError:
+        pass

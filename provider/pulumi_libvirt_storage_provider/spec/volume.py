@@ -1,0 +1,152 @@
+"""StorageVolume: fields, policy and the offline rules of check.
+
+What depends on the pool (its type decides formats, whether volumes can be created at all)
+is checked here when the pool's type is given (`pool_type`, which the SDK fills in from a
+StoragePool output), and again in ops against the live pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fields import Failures, Field, Kind, Policy, ResourceSchema, is_unknown, normalize
+from .pool import PERMISSIONS, check_object_name
+from .pooltypes import POOL_TYPE_NAMES, QEMU_IMG_FORMATS, PoolTypeInfo, VolumeKind, info
+from .units import SpecError
+
+R, U, S, C = Policy.REPLACE, Policy.UPDATE, Policy.STATE, Policy.COMPUTED
+
+WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random",
+                   "trim")
+
+
+def _cluster_size(value: int, prop: str) -> int:
+    if value < 512 or value > 2 * 1024**2 or value & (value - 1):
+        raise SpecError(prop, f"a qcow2 cluster size is a power of two from 512 B to 2 MiB, got {value}")
+    return value
+
+
+QCOW2 = Field("qcow2", Kind.OBJECT, "qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow.", R,
+              fields=(
+                  Field("compat", Kind.ENUM, "qcow2 compatibility level.", R, values=("0.10", "1.1")),
+                  Field("lazy_refcounts", Kind.BOOLEAN, "Lazy refcounts (compat 1.1 only).", R),
+                  Field("cluster_size", Kind.SIZE, "Cluster size, e.g. \"64KiB\".", R, check=_cluster_size),
+                  Field("preallocation", Kind.ENUM, "'metadata' preallocates qcow2 metadata.", R,
+                        values=("off", "metadata")),
+                  Field("nocow", Kind.BOOLEAN, "Disable copy-on-write of the file on btrfs.", R),
+              ))
+
+VOLUME_SCHEMA = ResourceSchema(
+    name="StorageVolume",
+    doc="A volume in a libvirt storage pool: created empty, backed by another volume, cloned or uploaded. "
+        "Capacity grows in place; shrinking is refused unless `allow_shrink` is true.",
+    inputs=(
+        Field("pool", Kind.STRING, "Name of the pool (a StoragePool's name output works).", R, required=True,
+              check=check_object_name),
+        Field("pool_type", Kind.ENUM, "The pool's type, when known at preview (filled in from a StoragePool "
+              "output), so that check can apply the type's rules before anything is created.", R,
+              values=POOL_TYPE_NAMES),
+        Field("name", Kind.STRING, "Volume name, unique in the pool. Auto-named when omitted, except on disk "
+              "pools where libvirt names partitions (give the next partition name, e.g. sdb1).", R,
+              check=check_object_name),
+        Field("uri", Kind.STRING, "libvirt connection URI (see StoragePool.uri).", R),
+        Field("capacity", Kind.SIZE, "Size in bytes, or a string with a unit such as \"20GiB\". Taken from the "
+              "source when cloning or uploading and omitted.", U),
+        Field("allocation", Kind.SIZE, "Bytes to allocate up front; sparse when omitted where the format "
+              "allows. Applies on create only.", S),
+        Field("allow_shrink", Kind.BOOLEAN, "Allow a smaller capacity to shrink the volume (data past the new end "
+              "is lost).", S, default=False),
+        Field("format", Kind.STRING, "Volume format: raw, qcow2, qed, vmdk, vpc, vdi, ... in file pools; raw on "
+              "rbd; a partition type on disk pools.", R),
+        Field("backing_store", Kind.OBJECT, "Copy-on-write backing volume (qcow2, qed, vmdk).", R, fields=(
+            Field("path", Kind.STRING, "Path or key of the backing volume.", R, required=True),
+            Field("format", Kind.STRING, "Format of the backing volume (probed by libvirt when omitted).", R),
+        )),
+        Field("clone_from", Kind.OBJECT, "Create as a copy of an existing volume (virStorageVolCreateXMLFrom), "
+              "possibly from another pool and to a larger capacity.", R, fields=(
+                  Field("pool", Kind.STRING, "Pool of the source volume.", R, required=True),
+                  Field("name", Kind.STRING, "Name of the source volume.", R, required=True),
+              )),
+        Field("upload_from", Kind.PATH, "A local file (on the machine running Pulumi) whose bytes are uploaded "
+              "into the new volume through a libvirt stream, holes kept sparse.", R),
+        Field("permissions", Kind.OBJECT, PERMISSIONS.doc, R, fields=tuple(
+            Field(f.name, f.kind, f.doc, R) for f in PERMISSIONS.fields)),
+        QCOW2,
+        Field("wipe_on_destroy", Kind.ENUM, "Wipe the volume's data with this algorithm before deleting it on "
+              "destroy.", S, values=WIPE_ALGORITHMS),
+        Field("adopt", Kind.BOOLEAN, "Take an existing volume of this name under management instead of failing. "
+              "An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, "
+              "iscsi-direct, scsi and mpath pools.", S, default=False),
+    ),
+    outputs=(
+        Field("key", Kind.STRING, "libvirt's key of the volume (unique per host; a VM's volume id).", C),
+        Field("path", Kind.STRING, "Path of the volume (file, device or network name).", C),
+        Field("type", Kind.STRING, "file, block, dir, network, netdir or ploop.", C),
+        Field("physical", Kind.INTEGER, "Bytes the volume takes on the host (file size).", C),
+        Field("current_capacity", Kind.INTEGER, "Capacity in bytes, as libvirt reports it.", C),
+        Field("current_allocation", Kind.INTEGER, "Allocated bytes, as libvirt reports it.", C),
+        Field("current_format", Kind.STRING, "Format, as libvirt reports it.", C),
+        Field("disk", Kind.MAP, "The libvirt domain <disk> source for this volume: type, driver_type, and "
+              "file/dev, or protocol/name/hosts/auth for network volumes.", C),
+        Field("disk_xml", Kind.STRING, "A ready-to-use domain <disk> element (target dev vda) for this volume.", C),
+        Field("adopted", Kind.BOOLEAN, "True when the volume existed before and was adopted.", C),
+    ),
+    example='''base = StorageVolume("base", pool=pool.name, format="qcow2", capacity="10GiB")
+disk = StorageVolume("disk", pool=pool.name, format="qcow2",
+                     backing_store=StorageVolumeBackingStoreArgs(path=base.path, format="qcow2"))''',
+)
+
+
+def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
+    spec = normalize(VOLUME_SCHEMA.inputs, raw)
+    failures: list[SpecError] = []
+    fmt = spec.get("format")
+    pool_type = spec.get("pool_type")
+    t: PoolTypeInfo | None = info(pool_type) if pool_type and not is_unknown(pool_type) else None
+    sources = [k for k in ("clone_from", "upload_from") if spec.get(k) is not None]
+    if len(sources) > 1:
+        failures.append(SpecError("upload_from", "give either clone_from or upload_from, not both"))
+    if spec.get("backing_store") is not None and sources:
+        failures.append(SpecError("backing_store", f"a backed volume starts empty; remove it or {sources[0]}"))
+    if (spec.get("capacity") is None and not sources and not spec.get("adopt")
+            and spec.get("backing_store") is None):
+        failures.append(SpecError("capacity", "is required for a new empty volume, e.g. capacity=\"20GiB\""))
+    if spec.get("capacity") == 0:
+        failures.append(SpecError("capacity", "must be greater than 0"))
+    alloc, cap = spec.get("allocation"), spec.get("capacity")
+    if isinstance(alloc, int) and isinstance(cap, int) and alloc > cap:
+        failures.append(SpecError("allocation", f"({alloc} bytes) cannot exceed capacity ({cap} bytes)"))
+    if fmt is not None and not is_unknown(fmt):
+        allowed = t.volume_formats if t is not None and t.volume_formats else QEMU_IMG_FORMATS
+        if t is not None and t.volume_kind is VolumeKind.BLOCK and t.volume_formats:
+            allowed = t.volume_formats
+        if fmt not in allowed and (t is None or t.volume_formats):
+            where = f"a {pool_type} pool" if t is not None else "a volume"
+            failures.append(SpecError("format", f"{where} takes one of {', '.join(allowed)}; got {fmt!r}"))
+    if spec.get("backing_store") is not None and fmt not in (None, "qcow2", "qed", "vmdk", "qcow", "cow"):
+        failures.append(SpecError("format", "a volume with a backing store must be qcow2, qed or vmdk; set "
+                                  "format=\"qcow2\""))
+    qcow2 = spec.get("qcow2")
+    if qcow2 and fmt not in (None, "qcow2") and not is_unknown(fmt):
+        failures.append(SpecError("qcow2", f"qcow2 options need format=\"qcow2\", the format is {fmt!r}"))
+    if qcow2 and qcow2.get("lazy_refcounts") and qcow2.get("compat") == "0.10":
+        failures.append(SpecError("qcow2.lazy_refcounts", "needs compat \"1.1\""))
+    if t is not None and not spec.get("adopt"):
+        if not t.volume_formats:
+            failures.append(SpecError("pool", f"volumes of a {pool_type} pool cannot be created by libvirt "
+                                      "(they are LUNs or files made outside libvirt); set adopt=true to manage "
+                                      "an existing one by name"))
+        if spec.get("clone_from") is not None and not t.volume_clone:
+            failures.append(SpecError("clone_from", f"a {pool_type} pool cannot clone volumes"))
+        if spec.get("upload_from") is not None and not t.volume_upload:
+            failures.append(SpecError("upload_from", f"a {pool_type} pool does not accept uploads"))
+        if pool_type == "disk" and spec.get("name") is None:
+            failures.append(SpecError("name", "a disk pool names its partitions: give the next partition name, "
+                                      "e.g. sdb1 (or loop0p1)"))
+    if t is not None and spec.get("wipe_on_destroy") is not None and not t.volume_wipe:
+        failures.append(SpecError("wipe_on_destroy", f"a {pool_type} pool cannot wipe volumes"))
+    if pool_type == "rbd" and spec.get("wipe_on_destroy") not in (None, "zero", "trim"):
+        failures.append(SpecError("wipe_on_destroy", "an rbd pool wipes with 'zero' or 'trim' only"))
+    if failures:
+        raise Failures(failures)
+    return spec

@@ -1,0 +1,83 @@
+"""Volume spec -> libvirt volume XML, and volume XML -> observed state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from .common import child_text, permissions_from, permissions_to, prune, sub, to_string
+
+
+def volume_xml(spec: dict[str, Any], name: str, capacity: int, fmt: str | None) -> str:
+    root = etree.Element("volume")
+    sub(root, "name", text=name)
+    sub(root, "capacity", text=capacity, unit="bytes")
+    if spec.get("allocation") is not None:
+        sub(root, "allocation", text=spec["allocation"], unit="bytes")
+    elif fmt in (None, "raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx") and not spec.get("clone_from"):
+        # Sparse: allocate nothing up front where the format allows it.
+        sub(root, "allocation", text=0, unit="bytes")
+    target = sub(root, "target")
+    if fmt:
+        sub(target, "format", type=fmt)
+    permissions_to(target, spec.get("permissions"))
+    qcow2 = spec.get("qcow2") or {}
+    if qcow2.get("compat"):
+        sub(target, "compat", text=qcow2["compat"])
+    if qcow2.get("cluster_size"):
+        sub(target, "clusterSize", text=qcow2["cluster_size"], unit="B")
+    if qcow2.get("nocow"):
+        sub(target, "nocow")
+    if qcow2.get("lazy_refcounts"):
+        sub(sub(target, "features"), "lazy_refcounts")
+    backing = spec.get("backing_store")
+    if backing:
+        bs = sub(root, "backingStore")
+        sub(bs, "path", text=backing["path"])
+        if backing.get("format"):
+            sub(bs, "format", type=backing["format"])
+    return to_string(root)
+
+
+def parse_volume(xml: str) -> dict[str, Any]:
+    """Observed volume state: name, key, type, capacity, allocation, physical (bytes), path,
+    format, permissions, backing_store, qcow2 options."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+
+    def size(tag: str) -> int | None:
+        el = root.find(tag)
+        if el is None or el.text is None:
+            return None
+        from ..spec.units import parse_size
+        return int(el.text) * parse_size(f"1{el.get('unit') or 'B'}", tag)
+
+    target = root.find("target")
+    fmt = target.find("format").get("type") if target is not None and target.find("format") is not None else None
+    qcow2: dict[str, Any] = {}
+    if target is not None:
+        qcow2 = prune({
+            "compat": child_text(target, "compat"),
+            "lazy_refcounts": True if target.find("features/lazy_refcounts") is not None else None,
+            "cluster_size": int(child_text(target, "clusterSize")) if child_text(target, "clusterSize") else None,
+            "nocow": True if target.find("nocow") is not None else None,
+        })
+    backing = root.find("backingStore")
+    backing_store = None
+    if backing is not None and child_text(backing, "path"):
+        backing_store = prune({"path": child_text(backing, "path"),
+                               "format": backing.find("format").get("type")
+                               if backing.find("format") is not None else None})
+    return prune({
+        "name": child_text(root, "name"),
+        "key": child_text(root, "key"),
+        "type": root.get("type"),
+        "capacity": size("capacity"),
+        "allocation": size("allocation"),
+        "physical": size("physical"),
+        "path": child_text(target, "path") if target is not None else None,
+        "format": fmt,
+        "permissions": permissions_from(target) if target is not None else None,
+        "backing_store": backing_store,
+        "qcow2": qcow2 or None,
+    })
