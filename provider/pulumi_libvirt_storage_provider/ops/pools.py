@@ -132,14 +132,17 @@ def _quietly(fn: Any) -> None:
 def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[str, Any], *, restart: bool,
              rebuild: bool) -> None:
     """Apply a changed definition to an existing pool (same uuid). An active pool is restarted
-    when the change only takes effect on start (mount options, auth, rbd options)."""
+    when the change only takes effect on start (mount options, auth, rbd options) or needs a
+    build (new permissions of a dir pool), since libvirt builds inactive pools only."""
     name = spec["name"]
     try:
         conn.storagePoolDefineXML(pool_xml(spec, uuid=pool.UUIDString()), 0)
+        was_active = bool(pool.isActive())
+        if (restart or rebuild) and was_active:
+            pool.destroy()
         if rebuild:  # a dir pool's build is mkdir -p + chown + chmod: it applies new permissions
             pool.build(0)
-        if restart and pool.isActive():
-            pool.destroy()
+        if (restart or rebuild) and was_active:
             pool.create(0)
     except libvirt.libvirtError as e:
         raise explain(e, f"redefining pool {name}") from e

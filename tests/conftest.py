@@ -1,0 +1,52 @@
+"""Fixtures shared by every tier: a real libvirtd connection, unique names, and a guard that
+fails any test which leaves a pool or secret behind."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import libvirt
+import pytest
+
+URI = os.environ.get("LIBVIRT_DEFAULT_URI") or "qemu:///system"
+PREFIX = "plstest-"  # every object a test creates carries this prefix
+
+
+def unique(what: str) -> str:
+    return f"{PREFIX}{what}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def conn() -> libvirt.virConnect:
+    """The real libvirtd. Missing it is a failure, never a skip: `make test` starts it."""
+    try:
+        connection = libvirt.open(URI)
+    except libvirt.libvirtError as e:
+        pytest.fail(f"libvirtd does not answer on {URI}: {e}; run `make setup` (scripts/setup.sh) first")
+    yield connection
+    connection.close()
+
+
+def _leftovers(connection: libvirt.virConnect) -> set[str]:
+    names = {f"pool:{p.name()}" for p in connection.listAllStoragePools() if p.name().startswith(PREFIX)}
+    for s in connection.listAllSecrets():
+        usage = s.usageID() or ""
+        if PREFIX in usage:
+            names.add(f"secret:{usage}")
+    return names
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest):
+    """Tests clean up after themselves: fail a test that leaves a pool or secret it made."""
+    if "conn" not in request.fixturenames:
+        yield
+        return
+    connection = request.getfixturevalue("conn")
+    before = _leftovers(connection)
+    yield
+    after = _leftovers(connection)
+    left = after - before
+    if left:
+        pytest.fail(f"left behind on the host: {sorted(left)}")
