@@ -6,6 +6,7 @@ import asyncio
 import base64
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import grpc
@@ -45,27 +46,59 @@ def from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
 
 
 class DynamicProviderProcess:
-    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources."""
+    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources.
+
+    stderr is drained by a thread from the start (a full pipe would block the server) and kept:
+    `stderr_text()` so far, or everything from `close()`, which may be called more than once."""
 
     def __init__(self, config: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
-        port = int(self.proc.stdout.readline().strip())
+        self._stderr: list[str] = []
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.close()
+            raise RuntimeError(f"pulumi.dynamic did not print its port (got {line!r}):\n{self.stderr_text()}")
+        port = int(line)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
         cfg = struct_pb2.Struct()
         cfg.update(config or {})
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=cfg, acceptSecrets=False))
+        self._closed = False
+        try:
+            # The engine offers secrets; the dynamic server answers acceptSecrets=False, after which the
+            # engine strips secrets from what it sends.
+            self.configure_response = self.stub.Configure(
+                provider_pb2.ConfigureRequest(args=cfg, acceptSecrets=True, acceptResources=True))
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_stderr(self) -> None:
+        for chunk in iter(self.proc.stderr.readline, ""):
+            self._stderr.append(chunk)
+
+    def stderr_text(self) -> str:
+        return "".join(self._stderr)
 
     def close(self) -> str:
-        self.channel.close()
+        """Stop the server; returns all it wrote to stderr."""
+        if getattr(self, "_closed", False):
+            return self.stderr_text()
+        self._closed = True
+        if hasattr(self, "channel"):
+            self.channel.close()
         self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        return err
+            self.proc.wait()
+        self._drain.join(timeout=10)
+        self.proc.stdout.close()
+        return self.stderr_text()
 
 
 def provider_props(provider: Any, props: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,20 @@ class LibvirtProvider(ResourceProvider):
     def call(self, props: dict[str, Any], fn: Callable[[Any], Any]) -> Any:
         return connection.call(self.uri(props), fn)
 
+    @staticmethod
+    def validate(raw: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def canonical(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Inputs as check made them. Create and Update receive them back over the wire, where every
+        number has become a float; normalising again (idempotent) restores ints."""
+        raw = self.inputs_only(props)
+        prefix = raw.pop(NAME_PREFIX_KEY, None)
+        spec = self.validate(raw)
+        if prefix:
+            spec[NAME_PREFIX_KEY] = prefix
+        return spec
+
     # -- check -------------------------------------------------------------------------
     def input_names(self) -> set[str]:
         return {f.name for f in self.schema.inputs}

@@ -24,6 +24,7 @@ _XML_FIELDS = ("name", "type", "target", "source", "cow", "mount_options", "rbd_
 
 class StoragePoolProvider(LibvirtProvider):
     schema = POOL_SCHEMA
+    validate = staticmethod(check_pool)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return self.run_check(_olds, news, check_pool)
@@ -41,7 +42,7 @@ class StoragePoolProvider(LibvirtProvider):
         return self.diff_from_paths(self.changed_inputs(olds, news))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        spec = self.inputs_only(props)
+        spec = self.canonical(props)
 
         def run(conn: Any) -> tuple[pools.PoolState, bool]:
             existing = pools.lookup(conn, name=spec["name"])
@@ -83,7 +84,7 @@ class StoragePoolProvider(LibvirtProvider):
         return ReadResult(id_=state.uuid, outs=self._outputs(live, state, bool(props.get("adopted"))))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        spec = self.inputs_only(news)
+        spec = self.canonical(news)
         paths = self.changed_inputs(olds, spec)
         restart = any(self.policy(p) & Policy.RESTART for p in paths)
         redefine = restart or any(p.split(".")[0] in _XML_FIELDS for p in paths)

@@ -21,6 +21,7 @@ _SECRET_INPUTS = ("value",)
 
 class CephSecretProvider(LibvirtProvider):
     schema = SECRET_SCHEMA
+    validate = staticmethod(check_secret)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return self.run_check(olds, news, check_secret, name_key=None)
@@ -41,7 +42,7 @@ class CephSecretProvider(LibvirtProvider):
         return merge_outputs(public, {"uuid": state.uuid, "value_fingerprint": fp, "adopted": adopted})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        spec = self.inputs_only(props)
+        spec = self.canonical(props)
         state, adopted = self.call(spec, lambda conn: secrets.create(conn, spec))
         fp = fingerprint(spec["value"], state.uuid)
         return CreateResult(state.uuid, self._outputs(spec, state, fp, adopted))
@@ -60,7 +61,7 @@ class CephSecretProvider(LibvirtProvider):
         return ReadResult(id_=id_, outs=self._outputs(live, state, fp, bool(props.get("adopted"))))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        spec = self.inputs_only(news)
+        spec = self.canonical(news)
         fp = fingerprint(spec["value"], id_)
         value_changed = fp != olds.get("value_fingerprint")
         redefine = spec.get("description") != olds.get("description")

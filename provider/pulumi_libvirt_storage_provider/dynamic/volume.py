@@ -19,6 +19,7 @@ _ROUNDED_CAPACITY = ("disk", "logical")
 
 class StorageVolumeProvider(LibvirtProvider):
     schema = VOLUME_SCHEMA
+    validate = staticmethod(check_volume)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return self.run_check(olds, news, check_volume)
@@ -44,7 +45,7 @@ class StorageVolumeProvider(LibvirtProvider):
         return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        spec = self.inputs_only(props)
+        spec = self.canonical(props)
         name = spec["name"]
 
         def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
@@ -94,7 +95,7 @@ class StorageVolumeProvider(LibvirtProvider):
         return ReadResult(id_=id_, outs=self._outputs(live, state, bool(props.get("adopted"))))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        spec = self.inputs_only(news)
+        spec = self.canonical(news)
 
         def run(conn: Any) -> volumes.VolumeState:
             found = volumes.by_key(conn, id_)
