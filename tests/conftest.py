@@ -17,11 +17,43 @@ def unique(what: str) -> str:
     return f"{PREFIX}{what}-{uuid.uuid4().hex[:8]}"
 
 
+class _Reconnecting:
+    """A libvirt connection that reopens itself when libvirtd was restarted under it (some tests
+    restart the daemon on purpose)."""
+
+    def __init__(self) -> None:
+        self._conn = libvirt.open(URI)
+
+    def _live(self) -> libvirt.virConnect:
+        try:
+            alive = self._conn.isAlive()
+        except libvirt.libvirtError:
+            alive = False
+        if not alive:
+            self._conn = libvirt.open(URI)
+        return self._conn
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._live(), name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return getattr(self._live(), name)(*args, **kwargs)
+            except libvirt.libvirtError:
+                if self._conn.isAlive():
+                    raise
+            return getattr(self._live(), name)(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture(scope="session")
 def conn() -> libvirt.virConnect:
     """The real libvirtd. Missing it is a failure, never a skip: `make test` starts it."""
     try:
-        connection = libvirt.open(URI)
+        connection = _Reconnecting()
     except libvirt.libvirtError as e:
         pytest.fail(f"libvirtd does not answer on {URI}: {e}; run `make setup` (scripts/setup.sh) first")
     yield connection

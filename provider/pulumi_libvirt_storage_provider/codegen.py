@@ -130,8 +130,11 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
     extra = ""
     if res == "StorageVolume":
         extra = ("        if isinstance(pool, StoragePool):\n"
+                 "            # The pool's type lets check apply its rules at preview; its uri is the volume's.\n"
                  "            if pool_type is None:\n"
                  "                pool_type = pool.type\n"
+                 "            if uri is None:\n"
+                 "                uri = pool.uri\n"
                  "            pool = pool.name\n")
     opts_line = "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True"
     if schema.secret_outputs:

@@ -20,7 +20,9 @@ SECRET_SIG = rpc._special_secret_sig  # type: ignore[attr-defined]
 
 
 def secret(value: Any) -> dict[str, Any]:
-    """A secret value as the engine puts it on the wire."""
+    """A secret value in its wire form. Note: the real engine sends this form only to providers that
+    answered Configure with acceptSecrets=True; pulumi.dynamic answers False, so the engine strips
+    secrets and the provider sees plain values (see FACTS.md)."""
     return {rpc._special_sig_key: SECRET_SIG, "value": value}  # type: ignore[attr-defined]
 
 

@@ -12,9 +12,11 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from ..ops import pools
 from ..ops.errors import LibvirtOpError
-from ..spec.fields import Policy
+from ..spec.fields import Policy, contains_unknown
 from ..spec.pool import POOL_SCHEMA, check_pool
 from ..spec.pooltypes import info
+from ..xml.pool import pool_xml
+from ..xml.schema import schema_errors
 from .base import LibvirtProvider, merge_outputs, overlay
 
 # Inputs whose live value libvirt's XML reports (compared on refresh to show drift).
@@ -31,6 +33,12 @@ class StoragePoolProvider(LibvirtProvider):
 
     def check_transition(self, olds: dict[str, Any], spec: dict[str, Any]) -> list[CheckFailure]:
         failures = []
+        if not contains_unknown({k: v for k, v in spec.items() if not k.startswith("__")}):
+            # The definition we would give libvirt must pass libvirt's own schema (where installed).
+            errors = schema_errors(pool_xml(spec), "storagepool")
+            if errors:
+                failures.append(CheckFailure("type", f"libvirt's storagepool schema refuses the {spec['type']} pool "
+                                             f"definition built from these inputs: {'; '.join(errors[:3])}"))
         if spec.get("delete_storage_on_destroy") and isinstance(spec.get("type"), str):
             if not info(spec["type"]).deletable:
                 failures.append(CheckFailure("delete_storage_on_destroy", f"libvirt cannot delete the storage of "

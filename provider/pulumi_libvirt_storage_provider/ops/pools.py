@@ -8,7 +8,7 @@ from typing import Any
 
 import libvirt
 
-from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, info
+from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, default_target_path
 from ..xml.pool import parse_pool, pool_xml
 from .errors import LibvirtOpError, explain, is_gone
 
@@ -35,7 +35,8 @@ class PoolState:
 
     def outputs(self) -> dict[str, Any]:
         target = self.observed.get("target") or {}
-        default_target = info(self.observed["type"]).default_target
+        source = self.observed.get("source") or {}
+        default_target = default_target_path(self.observed["type"], self.name, source.get("name"))
         return {"uuid": self.uuid, "active": self.active, "capacity": self.capacity,
                 "allocation": self.allocation, "available": self.available,
                 "target_path": target.get("path") or default_target, "xml": self.xml}

@@ -115,6 +115,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
     PoolType.LOGICAL: PoolTypeInfo(
         doc="An LVM volume group; volumes are logical volumes.",
         target_path=OPTIONAL, devices=OPTIONAL, max_devices=64, source_name=OPTIONAL,
+        default_target=None,  # /dev/<volume group>: see default_target_path
         formats=LOGICAL_FORMATS, vendor_product=True, buildable=True, build_by_default=False,
         build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
         volume_kind=VolumeKind.BLOCK, volume_formats=("raw",), default_volume_format="raw",
@@ -175,6 +176,14 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
 }
 
 POOL_TYPE_NAMES = tuple(t.value for t in PoolType)
+
+
+def default_target_path(pool_type: str, pool_name: str | None, source_name: str | None) -> str | None:
+    """The target path libvirt assumes when none is given (its schema still wants one written)."""
+    if pool_type == PoolType.LOGICAL.value:
+        vg = source_name or pool_name
+        return f"/dev/{vg}" if vg else None
+    return info(pool_type).default_target
 
 
 def info(pool_type: str) -> PoolTypeInfo:

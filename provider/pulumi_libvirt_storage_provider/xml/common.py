@@ -7,7 +7,7 @@ from typing import Any
 from lxml import etree
 
 
-def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: Any) -> etree._Element:
+def sub(parent: etree._Element, tag: str, /, text: Any = None, **attrs: Any) -> etree._Element:
     """A child element; attributes whose value is None are left out."""
     el = etree.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
     if text is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..spec.pooltypes import FORBIDDEN, default_target_path, info
 from .common import child_text, permissions_from, permissions_to, prune, sub, to_string
 
 FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
@@ -72,10 +73,13 @@ def pool_xml(spec: dict[str, Any], uuid: str | None = None) -> str:
         sub(src, "product", name=source["product"])
 
     target = spec.get("target") or {}
-    if target.get("path") or target.get("permissions"):
+    target_path = target.get("path")
+    if not target_path and info(spec["type"]).target_path is not FORBIDDEN:
+        target_path = default_target_path(spec["type"], spec.get("name"), source.get("name"))
+    if target_path or target.get("permissions"):
         tgt = sub(root, "target")
-        if target.get("path"):
-            sub(tgt, "path", text=target["path"])
+        if target_path:
+            sub(tgt, "path", text=target_path)
         permissions_to(tgt, target.get("permissions"))
     if spec.get("rbd_refresh_volume_allocation"):
         sub(sub(root, "refresh"), "volume", allocation=spec["rbd_refresh_volume_allocation"])

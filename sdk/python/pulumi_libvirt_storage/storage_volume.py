@@ -118,8 +118,11 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         :param opts: Pulumi resource options.
         """
         if isinstance(pool, StoragePool):
+            # The pool's type lets check apply its rules at preview; its uri is the volume's.
             if pool_type is None:
                 pool_type = pool.type
+            if uri is None:
+                uri = pool.uri
             pool = pool.name
         props: dict[str, Any] = {}
         props["pool"] = pool

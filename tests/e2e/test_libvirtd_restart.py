@@ -1,0 +1,63 @@
+"""A libvirtd restarted between two runs, or during one, must not fail the next operation."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from pulumi.runtime.proto import provider_pb2
+
+from pulumi_libvirt_storage_provider.dynamic import StoragePoolProvider
+from tests.conftest import unique
+from tests.e2e.test_dir_pool_engine import PROGRAM, pool_info
+from tests.support.daemons import restart_libvirtd
+from tests.support.protocol import DynamicProviderProcess, from_struct, provider_props, to_struct, urn
+
+pytestmark = pytest.mark.engine
+
+
+def test_up_after_libvirtd_restart_between_runs(project, conn, tmp_path: pathlib.Path) -> None:
+    name = unique("restart")
+    p = project(PROGRAM, config={"name": name, "path": str(tmp_path / "r"), "mode": "0755", "autostart": "true"})
+    p.up()
+    restart_libvirtd()
+    p.run("config", "set", "autostart", "false")
+    p.up()
+    assert pool_info(name)["Autostart"] == "no"
+    p.destroy()
+
+
+def test_provider_process_reconnects_after_libvirtd_restart_during_a_deployment(tmp_path: pathlib.Path) -> None:
+    """One provider process lives for a whole deployment: its cached connection dies with the
+    daemon, and the next call must reopen it instead of failing."""
+    import libvirt
+    server = DynamicProviderProcess()
+    name = unique("midrun")
+    provider = StoragePoolProvider()
+    props = provider_props(provider, {"name": name, "type": "dir", "target": {"path": str(tmp_path / "m")}})
+    pool_id = None
+    try:
+        checked = server.stub.Check(provider_pb2.CheckRequest(urn=urn("StoragePool", "p"), olds=to_struct({}),
+                                                              news=to_struct(props)))
+        assert not checked.failures
+        created = server.stub.Create(provider_pb2.CreateRequest(urn=urn("StoragePool", "p"),
+                                                                properties=checked.inputs))
+        pool_id = created.id
+        restart_libvirtd()
+        read = server.stub.Read(provider_pb2.ReadRequest(id=pool_id, urn=urn("StoragePool", "p"),
+                                                         properties=created.properties))
+        assert read.id == pool_id and from_struct(read.properties)["active"] is True
+        server.stub.Delete(provider_pb2.DeleteRequest(id=pool_id, urn=urn("StoragePool", "p"),
+                                                      properties=read.properties))
+        pool_id = None
+    finally:
+        server.close()
+        if pool_id:
+            c = libvirt.open("qemu:///system")
+            try:
+                pool = c.storagePoolLookupByUUIDString(pool_id)
+                if pool.isActive():
+                    pool.destroy()
+                pool.undefine()
+            finally:
+                c.close()
