@@ -132,9 +132,9 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         extra = ("        if isinstance(pool, StoragePool):\n"
                  "            # The pool's type lets check apply its rules at preview; its uri is the volume's.\n"
                  "            if pool_type is None:\n"
-                 "                pool_type = pool.type\n"
+                 "                pool_type = cast(Any, pool.type)\n"
                  "            if uri is None:\n"
-                 "                uri = pool.uri\n"
+                 "                uri = cast(Any, pool.uri)\n"
                  "            pool = pool.name\n")
     opts_line = "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True"
     if schema.secret_outputs:
@@ -189,10 +189,11 @@ def render() -> dict[str, str]:
     inputs = [HEADER, '"""Input types (TypedDicts) of the SDK."""\n',
               "from __future__ import annotations\n",
               "from typing import Literal, Mapping, Required, Sequence, TypedDict, Union\n\n",
-              "import pulumi\n\n", "\n\n".join(gen.input_types)]
+              "import pulumi\n\n", "from ._enums import PoolType, WipeAlgorithm  # noqa: F401\n\n\n",
+              "\n\n".join(gen.input_types)]
     files = {"_enums.py": "\n".join(enums), "_inputs.py": "".join(inputs)}
     imports = ("from __future__ import annotations\n\n"
-               "from typing import Any, Literal, Mapping, Optional, Sequence, Union\n\n"
+               "from typing import Any, Literal, Mapping, Optional, Sequence, Union, cast\n\n"
                "import pulumi\nimport pulumi.dynamic\n\n")
     for res, (module, provider_cls) in PROVIDERS.items():
         deps = "from ._enums import *  # noqa: F401,F403\nfrom ._inputs import *  # noqa: F401,F403\n"

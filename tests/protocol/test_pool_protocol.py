@@ -184,7 +184,7 @@ def test_check_keeps_unknown_pool_values_unknown_and_diff_reports_them_as_change
     # an unknown in-place field (autostart) is a change without replacement
     diff = pools.diff(olds["uuid"], olds, {**olds, "autostart": UNKNOWN})
     assert diff.changes == DIFF_SOME and list(diff.replaces) == []
-    assert {p.UUIDString() for p in conn.listAllStoragePools()} == before
+    assert name not in {p.name() for p in conn.listAllStoragePools()}  # nothing defined by a preview
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: check_pool calls .get() on target/source when the whole object is "

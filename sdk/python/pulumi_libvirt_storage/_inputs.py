@@ -5,6 +5,9 @@ from typing import Literal, Mapping, Required, Sequence, TypedDict, Union
 
 import pulumi
 
+from ._enums import PoolType, WipeAlgorithm  # noqa: F401
+
+
 class StoragePoolTargetPermissionsArgs(TypedDict, total=False):
     """Owner, group, mode and SELinux label of the target."""
     mode: pulumi.Input[str]

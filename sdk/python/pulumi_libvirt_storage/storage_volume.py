@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Optional, Sequence, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Union, cast
 
 import pulumi
 import pulumi.dynamic
@@ -120,9 +120,9 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         if isinstance(pool, StoragePool):
             # The pool's type lets check apply its rules at preview; its uri is the volume's.
             if pool_type is None:
-                pool_type = pool.type
+                pool_type = cast(Any, pool.type)
             if uri is None:
-                uri = pool.uri
+                uri = cast(Any, pool.uri)
             pool = pool.name
         props: dict[str, Any] = {}
         props["pool"] = pool
