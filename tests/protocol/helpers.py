@@ -19,14 +19,15 @@ from typing import Any
 import libvirt
 from google.protobuf import json_format, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime.proto import provider_pb2
 
 from tests.conftest import PREFIX
-from tests.support.protocol import DynamicProviderProcess, provider_pb2, to_struct, urn
+from tests.support.protocol import DynamicProviderProcess, to_struct, urn
 
 
 def wire(s: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as the engine holds it: plain JSON values, numbers as floats, sentinels as strings."""
-    return json_format.MessageToDict(s)
+    return dict(json_format.MessageToDict(s))
 
 
 @dataclass
@@ -138,11 +139,6 @@ class Leftovers:
             except libvirt.libvirtError:
                 pass
         return removed
-
-
-def host_objects(conn: libvirt.virConnect) -> tuple[set[str], set[str]]:
-    """Every pool (by uuid) and secret (by uuid) on the host."""
-    return ({p.UUIDString() for p in conn.listAllStoragePools()}, {s.UUIDString() for s in conn.listAllSecrets()})
 
 
 def ceph_key() -> tuple[str, bytes]:

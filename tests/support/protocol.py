@@ -79,6 +79,7 @@ class DynamicProviderProcess:
             raise
 
     def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
         for chunk in iter(self.proc.stderr.readline, ""):
             self._stderr.append(chunk)
 
@@ -99,7 +100,8 @@ class DynamicProviderProcess:
             self.proc.kill()
             self.proc.wait()
         self._drain.join(timeout=10)
-        self.proc.stdout.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.stderr_text()
 
 

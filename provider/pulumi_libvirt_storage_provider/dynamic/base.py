@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Callable
 
+from pulumi.runtime import rpc
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 
 from ..ops import connection
@@ -59,7 +60,7 @@ class LibvirtProvider(ResourceProvider):
         """The user's inputs: computed outputs (declared by the SDK as None) and engine keys dropped,
         except the auto-naming prefix."""
         keep = self.input_names() | {NAME_PREFIX_KEY}
-        return {k: v for k, v in props.items() if k in keep}
+        return {k: _unwrap_secrets(v) for k, v in props.items() if k in keep}
 
     def run_check(self, olds: dict[str, Any], news: dict[str, Any],
                   validate: Callable[[dict[str, Any]], dict[str, Any]], name_key: str | None = "name"
@@ -103,6 +104,17 @@ class LibvirtProvider(ResourceProvider):
     def diff_from_paths(self, paths: list[str]) -> DiffResult:
         replaces = sorted({p.split(".")[0].split("[")[0] for p in paths if self.policy(p) & Policy.REPLACE})
         return DiffResult(changes=bool(paths), replaces=replaces, stables=[], delete_before_replace=True)
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    """Plain values from the wire form of secrets ({sig: secret, value: ...}). The engine strips
+    secrets for this server (acceptSecrets=False), but a value may still arrive wrapped."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
 
 
 def merge_outputs(spec: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:

@@ -143,6 +143,9 @@ def normalize(fields: tuple[Field, ...], raw: dict[str, Any] | None, prefix: str
             if f.check is not None and not contains_unknown(out[f.name]):
                 out[f.name] = f.check(out[f.name], prop)
         except SpecError as e:
+            if f.policy & Policy.SECRET:
+                # Messages quote the bad value; a secret's is never quoted.
+                e = SpecError(prop, f"expected a {f.kind.value}; the value is not shown because it is secret")
             errors.append(e)
     if top and errors:
         raise Failures(errors)

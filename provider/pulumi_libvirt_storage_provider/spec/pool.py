@@ -177,7 +177,8 @@ POOL_SCHEMA = ResourceSchema(
 )
 
 
-def _need(failures: list[SpecError], need: Any, present: bool, prop: str, pool_type: str, what: str) -> None:
+def _need_rule(failures: list[SpecError], need: Any, present: bool, prop: str, pool_type: str, what: str
+               ) -> None:
     if need is REQUIRED and not present:
         failures.append(SpecError(prop, f"is required for a {pool_type} pool: give {what}"))
     elif need is FORBIDDEN and present:
@@ -192,11 +193,19 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
         return spec
     t = info(pool_type)
     failures: list[SpecError] = []
-    target = spec.get("target") or {}
-    source = spec.get("source") or {}
+    # A whole target or source may be unknown in a preview (another resource's output): then its
+    # parts count as present and their rules wait for the real values.
+    unknown_parts = {k for k in ("target", "source") if is_unknown(spec.get(k))}
+    target = {} if "target" in unknown_parts else spec.get("target") or {}
+    source = {} if "source" in unknown_parts else spec.get("source") or {}
 
     def present(value: Any) -> bool:
         return value not in (None, [], {}, "")
+
+    def _need(failures: list[SpecError], need: Any, has: bool, prop: str, pool_type: str, what: str) -> None:
+        if prop.split(".")[0] in unknown_parts:
+            return
+        _need_rule(failures, need, has, prop, pool_type, what)
 
     _need(failures, t.target_path, present(target.get("path")), "target.path", pool_type,
           "an absolute path such as /var/lib/libvirt/images/NAME")

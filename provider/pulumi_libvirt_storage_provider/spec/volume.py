@@ -127,6 +127,8 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         failures.append(SpecError("format", "a volume with a backing store must be qcow2, qed or vmdk; set "
                                   "format=\"qcow2\""))
     qcow2 = spec.get("qcow2")
+    if is_unknown(qcow2):
+        qcow2 = None
     if qcow2 and fmt not in (None, "qcow2") and not is_unknown(fmt):
         failures.append(SpecError("qcow2", f"qcow2 options need format=\"qcow2\", the format is {fmt!r}"))
     if qcow2 and qcow2.get("lazy_refcounts") and qcow2.get("compat") == "0.10":
