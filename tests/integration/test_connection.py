@@ -60,6 +60,12 @@ def daemon_hangs_up(no_cached_connections) -> Iterator:
     yield hang_up
 
 
+def checked_without_uri(provider: StoragePoolProvider, raw: dict) -> dict:
+    result = provider.check({}, raw)
+    assert not result.failures and "uri" not in result.inputs
+    return result.inputs
+
+
 def test_call_reuses_one_connection_per_uri(conn, no_cached_connections) -> None:
     opened_before = connection.OPENED[URI]
 
@@ -99,12 +105,6 @@ def test_configured_libvirt_uri_is_used_when_the_resource_has_none(pools, conn, 
 
     configured.delete(made.id, made.outs)
     assert inputs["name"] not in pool_names(conn)
-
-
-def checked_without_uri(provider: StoragePoolProvider, raw: dict) -> dict:
-    result = provider.check({}, raw)
-    assert not result.failures and "uri" not in result.inputs
-    return result.inputs
 
 
 def test_a_connection_closed_behind_the_cache_is_reopened_on_the_next_call(pools, conn,

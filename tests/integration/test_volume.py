@@ -295,26 +295,26 @@ def test_create_in_a_missing_pool_fails_naming_the_pool(volumes) -> None:
 
 
 def test_create_refuses_an_existing_volume_name_unless_adopt(volumes, dir_pool) -> None:
-    existing = dir_pool.pool.createXML(
-        "<volume><name>existing.img</name><capacity unit='MiB'>2</capacity></volume>", 0)
+    name = unique("vol")
+    existing = dir_pool.pool.createXML(f"<volume><name>{name}</name><capacity unit='MiB'>2</capacity></volume>", 0)
 
     with pytest.raises(LibvirtOpError) as failure:
-        volumes.create(dir_pool.name, name="existing.img", capacity="1MiB")
-    assert "existing.img" in str(failure.value) and "adopt" in str(failure.value)
+        volumes.create(dir_pool.name, name=name, capacity="1MiB")
+    assert name in str(failure.value) and "adopt" in str(failure.value)
 
-    adopted = volumes.create(dir_pool.name, name="existing.img", capacity="2MiB", adopt=True)
+    adopted = volumes.create(dir_pool.name, name=name, capacity="2MiB", adopt=True)
     assert adopted.id == existing.key() and adopted.outs["adopted"] is True
     assert adopted.outs["current_capacity"] == 2 * MiB
 
 
 def test_an_adopted_volume_is_kept_on_delete(volumes, dir_pool) -> None:
-    existing = dir_pool.pool.createXML(
-        "<volume><name>kept.img</name><capacity unit='MiB'>1</capacity></volume>", 0)
-    adopted = volumes.create(dir_pool.name, name="kept.img", adopt=True)
+    name = unique("vol")
+    existing = dir_pool.pool.createXML(f"<volume><name>{name}</name><capacity unit='MiB'>1</capacity></volume>", 0)
+    adopted = volumes.create(dir_pool.name, name=name, adopt=True)
 
     volumes.provider.delete(adopted.id, adopted.outs)
     dir_pool.pool.refresh(0)
-    assert "kept.img" in dir_pool.pool.listVolumes()
+    assert name in dir_pool.pool.listVolumes()
     assert pathlib.Path(existing.path()).is_file()
 
 

@@ -10,14 +10,16 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def loop_device(backing: pathlib.Path, size_bytes: int, alias: pathlib.Path | None = None) -> Iterator[str]:
-    """A loop device over a new sparse file; `alias` is a symlink to it (libvirt's disk backend names
-    partitions from the source path, and 9.0 deletes partitions correctly only when that path ends
-    in 'p'). Detached at the end, whatever happened."""
+def loop_device(backing: pathlib.Path, size_bytes: int, alias_dir: pathlib.Path | None = None) -> Iterator[str]:
+    """A loop device over a new sparse file. With `alias_dir`, the path returned is a symlink
+    `<alias_dir>/loopNp` to it: libvirt 9.0's disk backend names partitions `loopNp1` but deletes
+    them only when they start with the source path's name, so the source must be called `loopNp`.
+    Detached at the end, whatever happened."""
     with open(backing, "wb") as f:
         f.truncate(size_bytes)
     device = subprocess.run(["losetup", "--find", "--show", str(backing)], check=True, capture_output=True,
                             text=True).stdout.strip()
+    alias = alias_dir / (os.path.basename(device) + "p") if alias_dir is not None else None
     try:
         if alias is not None:
             os.symlink(device, alias)

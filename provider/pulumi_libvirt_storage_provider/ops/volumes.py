@@ -9,7 +9,7 @@ from typing import Any
 
 import libvirt
 
-from ..spec.pooltypes import info
+from ..spec.pooltypes import VolumeKind, info
 from ..xml.disk import disk_source, disk_xml
 from ..xml.pool import parse_pool
 from ..xml.volume import parse_volume, volume_xml
@@ -112,7 +112,8 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeS
     flags = 0
     if (spec.get("qcow2") or {}).get("preallocation") == "metadata":
         flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
-    xml = volume_xml(spec, name, int(capacity), fmt)
+    xml = volume_xml(spec, name, int(capacity), fmt, sparse=t.volume_kind is VolumeKind.FILE)
+    before = _volume_names(pool) if pool_type == "disk" else set()
     with contextlib.ExitStack() as undo:
         try:
             if source_vol is not None:
@@ -120,6 +121,9 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeS
             else:
                 vol = pool.createXML(xml, flags)
         except libvirt.libvirtError as e:
+            if pool_type == "disk":
+                # libvirt 9.0 checks a partition's name only after parted made it: remove it again.
+                _delete_new_volumes(pool, before)
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(_quietly, lambda: vol.delete(0))
         if spec.get("upload_from"):
@@ -127,6 +131,22 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeS
         result = state_of(pool, vol)
         undo.pop_all()
         return result
+
+
+def _volume_names(pool: libvirt.virStoragePool) -> set[str]:
+    try:
+        pool.refresh(0)
+        return set(pool.listVolumes())
+    except libvirt.libvirtError as e:
+        raise explain(e, f"listing volumes of pool {pool.name()}") from e
+
+
+def _delete_new_volumes(pool: libvirt.virStoragePool, before: set[str]) -> None:
+    try:
+        for name in _volume_names(pool) - before:
+            pool.storageVolLookupByName(name).delete(0)
+    except (libvirt.libvirtError, LibvirtOpError):
+        pass
 
 
 def _backing_capacity(conn: libvirt.virConnect, path_or_key: str) -> int:

@@ -9,14 +9,15 @@ from lxml import etree
 from .common import child_text, permissions_from, permissions_to, prune, sub, to_string
 
 
-def volume_xml(spec: dict[str, Any], name: str, capacity: int, fmt: str | None) -> str:
+def volume_xml(spec: dict[str, Any], name: str, capacity: int, fmt: str | None, *, sparse: bool = True) -> str:
+    """`sparse`: allocate nothing up front when no allocation is given (file volumes). On LVM an
+    allocation below capacity would ask for a thin snapshot volume instead, so block pools pass False."""
     root = etree.Element("volume")
     sub(root, "name", text=name)
     sub(root, "capacity", text=capacity, unit="bytes")
     if spec.get("allocation") is not None:
         sub(root, "allocation", text=spec["allocation"], unit="bytes")
-    elif fmt in (None, "raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx") and not spec.get("clone_from"):
-        # Sparse: allocate nothing up front where the format allows it.
+    elif sparse and fmt in (None, "raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx") and not spec.get("clone_from"):
         sub(root, "allocation", text=0, unit="bytes")
     target = sub(root, "target")
     if fmt:

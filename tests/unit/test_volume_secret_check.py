@@ -1,0 +1,249 @@
+"""spec/volume.py check_volume and spec/secret.py check_secret / fingerprint."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from pulumi_libvirt_storage_provider.spec.fields import Failures
+from pulumi_libvirt_storage_provider.spec.secret import check_secret, decode_key, fingerprint
+from pulumi_libvirt_storage_provider.spec.volume import check_volume
+
+from .specs import CEPH_KEY, OTHER_CEPH_KEY, SECRET_UUID, failures_of, reason_for
+
+GiB = 1024**3
+
+
+def volume(**changes):
+    return {"pool": "images", "name": "disk0", "capacity": "1GiB", **changes}
+
+
+# -- volumes ------------------------------------------------------------------------------------
+
+def test_new_volume_capacity_is_normalised_to_bytes_and_defaults_filled():
+    spec = check_volume(volume(capacity="20GiB", allocation=0.0))
+    assert spec["capacity"] == 20 * GiB and spec["allocation"] == 0
+    assert spec["allow_shrink"] is False and spec["adopt"] is False
+
+
+def test_capacity_is_required_for_a_new_empty_volume():
+    raw = volume()
+    del raw["capacity"]
+    assert "20GiB" in reason_for(failures_of(check_volume, raw), "capacity")
+
+
+@pytest.mark.parametrize("source", [{"clone_from": {"pool": "images", "name": "base"}},
+                                    {"upload_from": "/tmp/disk.img"},
+                                    {"adopt": True},
+                                    {"format": "qcow2", "backing_store": {"path": "/var/lib/base.qcow2"}}],
+                         ids=["clone", "upload", "adopt", "backing"])
+def test_capacity_may_be_omitted_when_it_comes_from_a_source(source):
+    raw = {"pool": "images", "name": "disk0", **source}
+    assert check_volume(raw).get("capacity") is None
+
+
+def test_zero_capacity_is_refused():
+    reason_for(failures_of(check_volume, volume(capacity=0)), "capacity")
+
+
+def test_allocation_larger_than_capacity_fails_naming_allocation():
+    reason = reason_for(failures_of(check_volume, volume(capacity="1GiB", allocation="2GiB")), "allocation")
+    assert str(2 * GiB) in reason and str(GiB) in reason
+
+
+def test_clone_and_upload_together_are_refused():
+    raw = volume(clone_from={"pool": "a", "name": "b"}, upload_from="/tmp/x.img")
+    reason_for(failures_of(check_volume, raw), "upload_from")
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "vmdk", "qed"])
+def test_rbd_volumes_are_raw_only(fmt):
+    reason = reason_for(failures_of(check_volume, volume(pool_type="rbd", format=fmt)), "format")
+    assert "raw" in reason and repr(fmt) in reason
+    assert check_volume(volume(pool_type="rbd", format="raw"))["format"] == "raw"
+
+
+@pytest.mark.parametrize("pool_type, fmt", [("dir", "qcow2"), ("dir", "vmdk"), ("netfs", "qed"), ("fs", "raw"),
+                                            ("logical", "raw"), ("zfs", "raw"), ("disk", "linux-lvm")])
+def test_format_the_pool_type_can_create_is_accepted(pool_type, fmt):
+    name = "sdb1" if pool_type == "disk" else "disk0"
+    assert check_volume(volume(pool_type=pool_type, format=fmt, name=name))["format"] == fmt
+
+
+@pytest.mark.parametrize("pool_type, fmt", [("dir", "bogus"), ("dir", "host_device"), ("logical", "qcow2"),
+                                            ("zfs", "qcow2"), ("disk", "qcow2"), (None, "bogus")])
+def test_format_the_pool_type_cannot_create_fails_naming_format(pool_type, fmt):
+    raw = volume(format=fmt, name="sdb1")
+    if pool_type is not None:
+        raw["pool_type"] = pool_type
+    assert repr(fmt) in reason_for(failures_of(check_volume, raw), "format")
+
+
+def test_qcow2_options_need_format_qcow2():
+    raw = volume(format="raw", qcow2={"compat": "1.1"})
+    assert "qcow2" in reason_for(failures_of(check_volume, raw), "qcow2")
+    assert check_volume(volume(format="qcow2", qcow2={"compat": "1.1"}))["qcow2"] == {"compat": "1.1"}
+
+
+def test_lazy_refcounts_need_compat_1_1():
+    raw = volume(format="qcow2", qcow2={"compat": "0.10", "lazy_refcounts": True})
+    assert "1.1" in reason_for(failures_of(check_volume, raw), "qcow2.lazy_refcounts")
+
+
+@pytest.mark.parametrize("size", ["3KiB", 256, "4MiB"])
+def test_cluster_size_must_be_a_power_of_two_from_512_bytes_to_2_mib(size):
+    raw = volume(format="qcow2", qcow2={"cluster_size": size})
+    assert "power of two" in reason_for(failures_of(check_volume, raw), "qcow2.cluster_size")
+    assert check_volume(volume(format="qcow2", qcow2={"cluster_size": "64KiB"}))["qcow2"]["cluster_size"] == 65536
+
+
+def test_backing_store_needs_a_copy_on_write_format():
+    raw = {"pool": "images", "name": "d", "format": "raw", "backing_store": {"path": "/var/lib/base.qcow2"}}
+    assert "qcow2" in reason_for(failures_of(check_volume, raw), "format")
+
+
+@pytest.mark.parametrize("pool_type", ["iscsi", "iscsi-direct", "scsi", "mpath"])
+def test_volume_on_a_lun_pool_is_refused_unless_adopted(pool_type):
+    reason = reason_for(failures_of(check_volume, volume(pool_type=pool_type)), "pool")
+    assert "adopt=true" in reason
+    assert check_volume({"pool": "luns", "name": "unit:0:0:1", "pool_type": pool_type, "adopt": True})["adopt"]
+
+
+def test_gluster_volumes_cannot_be_created_only_adopted():
+    assert "adopt" in reason_for(failures_of(check_volume, volume(pool_type="gluster")), "pool")
+    check_volume({"pool": "gv", "name": "vm.img", "pool_type": "gluster", "adopt": True})
+
+
+def test_disk_pool_volume_needs_the_partition_name():
+    raw = volume(pool_type="disk", format="linux")
+    del raw["name"]
+    assert "sdb1" in reason_for(failures_of(check_volume, raw), "name")
+
+
+@pytest.mark.parametrize("pool_type, what, value", [("rbd", "upload_from", "/tmp/x.img"),
+                                                    ("zfs", "clone_from", {"pool": "tank", "name": "base"})])
+def test_source_the_pool_type_cannot_take_fails_naming_it(pool_type, what, value):
+    raw = {"pool": "p", "name": "v", "pool_type": pool_type, what: value}
+    reason_for(failures_of(check_volume, raw), what)
+
+
+def test_rbd_wipes_with_zero_or_trim_only():
+    assert "zero" in reason_for(failures_of(check_volume, volume(pool_type="rbd", wipe_on_destroy="dod")),
+                                "wipe_on_destroy")
+    check_volume(volume(pool_type="rbd", wipe_on_destroy="trim"))
+
+
+def test_unknown_wipe_algorithm_fails_listing_the_algorithms():
+    reason = reason_for(failures_of(check_volume, volume(wipe_on_destroy="shred")), "wipe_on_destroy")
+    assert "'zero'" in reason and "'gutmann'" in reason
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "x" * 201])
+def test_bad_volume_and_pool_names_are_refused(name):
+    reason_for(failures_of(check_volume, volume(name=name)), "name")
+    reason_for(failures_of(check_volume, volume(pool=name)), "pool")
+
+
+def test_pool_is_required():
+    raw = volume()
+    del raw["pool"]
+    assert "required" in reason_for(failures_of(check_volume, raw), "pool")
+
+
+UNKNOWNS = [pytest.param(Unknown(), id="output.Unknown"), pytest.param(rpc.UNKNOWN, id="rpc.UNKNOWN")]
+
+
+@pytest.mark.parametrize("unknown", UNKNOWNS)
+@pytest.mark.parametrize("key", ["pool", "pool_type", "name", "capacity", "allocation", "format", "adopt",
+                                 "backing_store", "clone_from", "qcow2"])
+def test_unknown_volume_value_passes_check(key, unknown):
+    raw = volume(format="qcow2")
+    raw[key] = unknown
+    assert check_volume(raw)[key] is unknown
+
+
+@pytest.mark.xfail(strict=True, raises=Failures,
+                   reason="BUG: check_volume compares an unknown format with the copy-on-write formats when a "
+                          "backing store is given, and refuses it at preview")
+@pytest.mark.parametrize("unknown", UNKNOWNS)
+def test_unknown_format_with_a_backing_store_passes_check(unknown):
+    check_volume({"pool": "p", "name": "v", "format": unknown, "backing_store": {"path": "/var/lib/base.qcow2"}})
+
+
+# -- Ceph secrets -------------------------------------------------------------------------------
+
+def test_valid_cephx_key_is_accepted_with_private_default():
+    spec = check_secret({"usage_name": "client.libvirt secret", "value": CEPH_KEY})
+    assert spec["value"] == CEPH_KEY and spec["private"] is True and spec["ephemeral"] is False
+
+
+@pytest.mark.parametrize("bad", ["not base64!!", "AQBzd2ZkAAAAABAA1ZzqJfB4tI7w9pB0ZoUKxA", "AQB=zd2Zk"])
+def test_cephx_key_that_is_not_base64_fails_on_value_without_quoting_it(bad):
+    with pytest.raises(Failures) as caught:
+        check_secret({"usage_name": "client.libvirt secret", "value": bad})
+    failures = [(f.prop, f.reason) for f in caught.value.failures]
+    assert "ceph auth get-key" in reason_for(failures, "value")
+    assert bad not in str(caught.value)
+    assert all(bad not in reason for _, reason in failures)
+
+
+@pytest.mark.parametrize("bad", [12345, [CEPH_KEY], {"key": CEPH_KEY}, True],
+                         ids=["number", "list", "map", "bool"])
+def test_secret_value_of_the_wrong_type_is_not_quoted_in_the_failure(bad):
+    with pytest.raises(Failures) as caught:
+        check_secret({"usage_name": "u", "value": bad})
+    assert [f.prop for f in caught.value.failures] == ["value"]
+    assert CEPH_KEY not in str(caught.value) and "12345" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_cephx_key_fails_on_value(value):
+    reason_for(failures_of(check_secret, {"usage_name": "u", "value": value}), "value")
+
+
+def test_usage_name_and_value_are_required():
+    props = {p for p, _ in failures_of(check_secret, {})}
+    assert props == {"usage_name", "value"}
+    reason_for(failures_of(check_secret, {"usage_name": "  ", "value": CEPH_KEY}), "usage_name")
+
+
+def test_secret_uuid_is_validated_and_lowercased():
+    assert check_secret({"usage_name": "u", "value": CEPH_KEY, "uuid": SECRET_UUID.upper()})["uuid"] == SECRET_UUID
+    reason_for(failures_of(check_secret, {"usage_name": "u", "value": CEPH_KEY, "uuid": "nope"}), "uuid")
+
+
+@pytest.mark.parametrize("unknown", UNKNOWNS)
+@pytest.mark.parametrize("key", ["value", "usage_name", "uuid"])
+def test_unknown_secret_value_passes_check(key, unknown):
+    raw = {"usage_name": "u", "value": CEPH_KEY, key: unknown}
+    assert check_secret(raw)[key] is unknown
+
+
+def test_key_with_surrounding_whitespace_decodes_to_the_raw_bytes():
+    assert decode_key(f"  {CEPH_KEY}\n") == base64.b64decode(CEPH_KEY)
+
+
+def test_fingerprint_is_deterministic_and_short_hex():
+    fp = fingerprint(CEPH_KEY, SECRET_UUID)
+    assert fp == fingerprint(CEPH_KEY, SECRET_UUID)
+    assert len(fp) == 16 and int(fp, 16) >= 0
+
+
+def test_fingerprint_differs_between_keys_and_between_uuids():
+    other_uuid = "11111111-2222-3333-4444-555555555555"
+    assert fingerprint(CEPH_KEY, SECRET_UUID) != fingerprint(OTHER_CEPH_KEY, SECRET_UUID)
+    assert fingerprint(CEPH_KEY, SECRET_UUID) != fingerprint(CEPH_KEY, other_uuid)
+
+
+def test_fingerprint_does_not_contain_the_key():
+    fp = fingerprint(CEPH_KEY, SECRET_UUID)
+    raw = base64.b64decode(CEPH_KEY)
+    assert CEPH_KEY not in fp and fp not in CEPH_KEY
+    assert raw.hex()[:16] != fp and fp not in raw.hex()
+
+
+def test_fingerprint_ignores_whitespace_around_the_key():
+    assert fingerprint(CEPH_KEY + "\n", SECRET_UUID) == fingerprint(CEPH_KEY, SECRET_UUID)
