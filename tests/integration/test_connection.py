@@ -129,9 +129,6 @@ def test_call_reruns_on_a_fresh_connection_when_the_daemon_hung_up(conn, daemon_
     assert connection._CONNECTIONS[URI] is not stale
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ops wrap every libvirtError in LibvirtOpError inside the function "
-                   "given to connection.call, so call's retry (which catches only libvirtError) never runs: the "
-                   "first provider call after libvirtd restarts fails ('Cannot write data: Broken pipe')")
 def test_provider_read_survives_the_daemon_hanging_up(pools, daemon_hangs_up) -> None:
     made = pools.create()
     daemon_hangs_up()

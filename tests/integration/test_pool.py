@@ -225,9 +225,6 @@ def test_delete_storage_on_destroy_refuses_while_a_volume_remains_and_keeps_it(p
     assert vol.inputs["name"] in pool.listVolumes()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: delete_storage_on_destroy on an inactive pool that still holds "
-                   "files skips the volume check and surfaces libvirt's bare rmdir error ('Directory not "
-                   "empty') without saying the data is kept or what to do")
 def test_delete_storage_on_destroy_of_an_inactive_pool_with_data_says_what_to_do(pools, conn) -> None:
     made = pools.create(start=False, delete_storage_on_destroy=True)
     leftover = pathlib.Path(made.inputs["target"]["path"]) / "disk.img"

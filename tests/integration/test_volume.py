@@ -141,9 +141,6 @@ def test_backing_store_by_key_makes_an_overlay_as_large_as_its_base(volumes, dir
     assert info["backing-filename"] == base.outs["path"] and info["backing-filename-format"] == "qcow2"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with backing_store.format omitted libvirt records the backing "
-                   "format as 'raw' (the dir pool's default), not the backing volume's format, so a qcow2 "
-                   "base is read as raw bytes through the overlay (the field doc says 'probed by libvirt')")
 def test_backing_store_without_format_records_the_backing_volumes_format(volumes, dir_pool) -> None:
     base = volumes.create(dir_pool.name, format="qcow2", capacity="32MiB")
     overlay = volumes.create(dir_pool.name, format="qcow2", backing_store={"path": base.outs["path"]})
@@ -176,9 +173,6 @@ def test_clone_from_another_pool_copies_the_content_to_a_larger_capacity(volumes
     assert copied[8 * MiB:] == bytes(8 * MiB)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a clone without allocation is written fully allocated: "
-                   "volume_xml leaves <allocation> out for clone_from, so libvirt allocates the whole "
-                   "capacity, against the documented 'sparse when omitted where the format allows'")
 def test_clone_of_a_sparse_volume_without_allocation_stays_sparse(volumes, dir_pool) -> None:
     source = volumes.create(dir_pool.name, format="raw", capacity="64MiB")
     write_at_both_ends(source.outs["path"], 64 * MiB)
@@ -206,9 +200,6 @@ def test_upload_from_a_sparse_file_copies_the_content_and_keeps_the_holes(volume
     assert allocated_bytes(uploaded) < MiB and made.outs["current_allocation"] < MiB
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an upload_from path that is not a regular file (here a directory) "
-                   "fails with a bare OSError ('[Errno 21] Is a directory') that names neither upload_from nor "
-                   "the path; only os.stat errors are explained")
 def test_upload_from_a_directory_fails_naming_upload_from_and_leaves_no_volume(volumes, dir_pool,
                                                                                tmp_path) -> None:
     inputs = volumes.inputs(dir_pool.name, upload_from=str(tmp_path))
@@ -347,9 +338,6 @@ def test_read_of_an_unchanged_volume_shows_no_drift(volumes, dir_pool) -> None:
     assert not volumes.provider.diff(made.id, result.outs, made.inputs).changes
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read returns an empty id (the volume is gone) when its pool is "
-                   "only stopped: storageVolLookupByKey searches active pools only. A refresh then drops the "
-                   "volume from the state; the next up fails ('not active', later 'already exists')")
 def test_read_of_a_volume_in_a_stopped_pool_does_not_report_it_deleted(volumes, dir_pool) -> None:
     made = volumes.create(dir_pool.name, format="raw", capacity="1MiB")
     dir_pool.pool.destroy()
@@ -363,9 +351,6 @@ def test_read_of_a_volume_in_a_stopped_pool_does_not_report_it_deleted(volumes, 
     assert pathlib.Path(made.outs["path"]).is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read reports qemu's CHS rounding of a vpc volume's capacity "
-                   "(64MiB -> 67125248 bytes) as drift in `capacity`; after a refresh every update tries to "
-                   "shrink the volume back and fails for want of allow_shrink")
 def test_read_of_an_unchanged_vpc_volume_shows_no_drift(volumes, dir_pool) -> None:
     made = volumes.create(dir_pool.name, format="vpc", capacity="64MiB")
 

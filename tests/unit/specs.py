@@ -171,7 +171,7 @@ ROUND_TRIP_POOLS: dict[str, dict[str, Any]] = {
     "gluster-subdir": {
         "type": "gluster", "source": {"hosts": [{"name": "gluster1.example.org", "port": 24007}], "name": "gv0",
                                       "dir": "/vms"}},
-    "zfs-devices": {"type": "zfs", "source": {"name": "tank", "devices": [{"path": "/dev/sdf"}, {"path": "/dev/sdg"}]}},
+    "zfs-device": {"type": "zfs", "source": {"name": "tank", "devices": [{"path": "/dev/sdf"}]}},
     "vstorage": {"type": "vstorage", "target": {"path": "/mnt/vstorage"}, "source": {"name": "cluster1"}},
     "sheepdog": {"type": "sheepdog", "source": {"hosts": [{"name": "sheep1.example.org", "port": 7000}],
                                                 "name": "sheep-images"}},

@@ -259,11 +259,15 @@ def test_iscsi_target_device_must_be_an_iqn(pool_type):
     assert "iSCSI" in reason_for(failures_of(check_pool, raw), "source.devices[0].path")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_iqn accepts only iqn. names; RFC 3720 also allows eui. "
-                                       "(and RFC 3980 naa.) iSCSI names, which libvirt passes through")
-def test_iscsi_target_with_an_eui_name_is_accepted():
-    raw = set_path(minimal_pool("iscsi"), "source.devices", [{"path": "eui.02004567A425678D"}])
-    assert check_pool(raw)["source"]["devices"] == [{"path": "eui.02004567A425678D"}]
+def test_iscsi_target_with_an_eui_name_is_refused_as_libvirts_schema_refuses_it():
+    # RFC 3720 also has eui. names, but libvirt 9.0's storagepool.rng (IscsiQualifiedName) takes iqn. only.
+    from pulumi_libvirt_storage_provider.xml.schema import schema_errors
+    eui = "eui.02004567A425678D"
+    raw = set_path(minimal_pool("iscsi"), "source.devices", [{"path": eui}])
+    reason_for(failures_of(check_pool, raw), "source.devices[0].path")
+    xml = (f'<pool type="iscsi"><name>x</name><source><host name="h"/><device path="{eui}"/></source>'
+           '<target><path>/dev/disk/by-path</path></target></pool>')
+    assert schema_errors(xml, "storagepool")
 
 
 # -- adapters -----------------------------------------------------------------------------------

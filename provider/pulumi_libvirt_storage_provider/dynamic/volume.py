@@ -6,15 +6,12 @@ from typing import Any
 
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from ..ops import volumes
+from ..ops import pools, volumes
 from ..ops.errors import LibvirtOpError
 from ..spec.fields import is_unknown
 from ..spec.pooltypes import info
 from ..spec.volume import VOLUME_SCHEMA, check_volume
 from .base import LibvirtProvider, merge_outputs
-
-# Pool types whose volumes libvirt sizes in its own units (partition alignment, LVM extents).
-_ROUNDED_CAPACITY = ("disk", "logical")
 
 
 class StorageVolumeProvider(LibvirtProvider):
@@ -68,9 +65,13 @@ class StorageVolumeProvider(LibvirtProvider):
         return merge_outputs(spec, {**state.outputs(), "adopted": adopted})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        def run(conn: Any) -> volumes.VolumeState | None:
+        def run(conn: Any) -> volumes.VolumeState | str | None:
             found = volumes.by_key(conn, id_)
             if found is None:
+                # libvirt finds volumes of active pools only: a stopped pool is not a deleted volume.
+                pool = pools.lookup(conn, name=props.get("pool"))
+                if pool is not None and not pool.isActive():
+                    return "inactive"
                 return None
             pool, vol = found
             try:
@@ -83,14 +84,17 @@ class StorageVolumeProvider(LibvirtProvider):
         state = self.call(props, run)
         if state is None:
             return ReadResult(id_="", outs={})
+        if state == "inactive":
+            return ReadResult(id_=id_, outs={k: v for k, v in props.items() if k != "__provider"})
         live = self.inputs_only(props)
         observed = state.observed
         live["name"], live["pool"] = observed.get("name"), state.pool
         if live.get("format") is not None:
             live["format"] = observed.get("format")
         cap, live_cap = live.get("capacity"), observed.get("capacity")
-        if cap is not None and live_cap is not None and not (
-                state.pool_type in _ROUNDED_CAPACITY and live_cap >= cap):
+        # libvirt and qemu round some sizes (partitions, LVM extents, vpc geometry): the capacity
+        # reported right after our create/resize is the user's capacity, not drift.
+        if cap is not None and live_cap is not None and live_cap != props.get("current_capacity"):
             live["capacity"] = live_cap
         return ReadResult(id_=id_, outs=self._outputs(live, state, bool(props.get("adopted"))))
 

@@ -76,10 +76,12 @@ def _drop(uri: str, conn: libvirt.virConnect) -> None:
 def call(uri: str, fn: Callable[[libvirt.virConnect], T]) -> T:
     """Run fn(connection); when the connection turns out to be closed, reopen it and run fn again
     once. fn must be safe to repeat after a failure that lost the connection."""
+    from .errors import LibvirtOpError  # ops functions wrap libvirt errors with their codes
+
     conn = connection(uri)
     try:
         return fn(conn)
-    except libvirt.libvirtError:
+    except (libvirt.libvirtError, LibvirtOpError):
         if _alive(conn):
             raise
     _drop(uri, conn)

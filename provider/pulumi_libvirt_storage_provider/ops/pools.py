@@ -186,7 +186,13 @@ def delete(conn: libvirt.virConnect, uuid: str, *, delete_storage: bool) -> None
                         "delete_storage_on_destroy=false to undefine the pool and keep its data.")
             pool.destroy()
         if delete_storage:
-            pool.delete(0)
+            try:
+                pool.delete(0)
+            except libvirt.libvirtError as e:
+                raise LibvirtOpError(
+                    f"could not delete the storage of pool {name}: {e.get_error_message()}. The pool stays defined "
+                    "(stopped) and its data is kept; empty it, or set delete_storage_on_destroy=false to undefine "
+                    "it and keep the data.", e) from e
         if pool.isPersistent():
             pool.undefine()
     except libvirt.libvirtError as e:

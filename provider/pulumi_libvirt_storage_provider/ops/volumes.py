@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,13 +103,26 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeS
         capacity = max(capacity or 0, source_vol.info()[1])
     upload_size = None
     if spec.get("upload_from"):
+        path = spec["upload_from"]
         try:
-            upload_size = os.stat(spec["upload_from"]).st_size
+            st = os.stat(path)
+            with open(path, "rb"):
+                pass
         except OSError as e:
-            raise LibvirtOpError(f"upload_from: cannot read {spec['upload_from']}: {e.strerror}") from e
+            raise LibvirtOpError(f"upload_from: cannot read {path}: {e.strerror}") from e
+        if not stat.S_ISREG(st.st_mode):
+            raise LibvirtOpError(f"upload_from: {path} is not a regular file")
+        upload_size = st.st_size
         capacity = max(capacity or 0, upload_size)
-    if capacity is None and spec.get("backing_store"):
-        capacity = _backing_capacity(conn, spec["backing_store"]["path"])
+    if spec.get("backing_store"):
+        # Resolve the backing volume: its path as libvirt knows it, its format when not given
+        # (libvirt would otherwise record raw and a qcow2 base would be read as raw bytes).
+        backing_vol = _backing_volume(conn, spec["backing_store"]["path"])
+        backing = parse_volume(backing_vol.XMLDesc(0))
+        spec = {**spec, "backing_store": {"path": backing_vol.path(),
+                                          "format": spec["backing_store"].get("format") or backing.get("format")}}
+        if capacity is None:
+            capacity = backing_vol.info()[1]
     flags = 0
     if (spec.get("qcow2") or {}).get("preallocation") == "metadata":
         flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
@@ -149,14 +163,14 @@ def _delete_new_volumes(pool: libvirt.virStoragePool, before: set[str]) -> None:
         pass
 
 
-def _backing_capacity(conn: libvirt.virConnect, path_or_key: str) -> int:
+def _backing_volume(conn: libvirt.virConnect, path_or_key: str) -> libvirt.virStorageVol:
     for lookup_fn in (conn.storageVolLookupByPath, conn.storageVolLookupByKey):
         try:
-            return lookup_fn(path_or_key).info()[1]
+            return lookup_fn(path_or_key)
         except libvirt.libvirtError:
             continue
-    raise LibvirtOpError(f"backing_store.path: no volume with path or key {path_or_key!r}; give capacity "
-                         "explicitly or point at a volume libvirt knows")
+    raise LibvirtOpError(f"backing_store.path: no volume with path or key {path_or_key!r} is known to libvirt; "
+                         "point at a volume of an active pool")
 
 
 def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str, size: int) -> None:

@@ -17,7 +17,7 @@ def volume_xml(spec: dict[str, Any], name: str, capacity: int, fmt: str | None, 
     sub(root, "capacity", text=capacity, unit="bytes")
     if spec.get("allocation") is not None:
         sub(root, "allocation", text=spec["allocation"], unit="bytes")
-    elif sparse and fmt in (None, "raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx") and not spec.get("clone_from"):
+    elif sparse and fmt in (None, "raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx"):
         sub(root, "allocation", text=0, unit="bytes")
     target = sub(root, "target")
     if fmt:

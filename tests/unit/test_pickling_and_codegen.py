@@ -1,0 +1,49 @@
+"""The provider classes are pickled by reference into state, and the SDK is in sync with the specs."""
+
+from __future__ import annotations
+
+import pickle
+
+import dill
+import pytest
+from pulumi.dynamic import ConfigureRequest
+
+from pulumi_libvirt_storage_provider import codegen
+from pulumi_libvirt_storage_provider.dynamic import CephSecretProvider, StoragePoolProvider, StorageVolumeProvider
+
+PROVIDERS = [
+    (StoragePoolProvider, "pulumi_libvirt_storage_provider.dynamic.pool", "StoragePoolProvider"),
+    (StorageVolumeProvider, "pulumi_libvirt_storage_provider.dynamic.volume", "StorageVolumeProvider"),
+    (CephSecretProvider, "pulumi_libvirt_storage_provider.dynamic.secret", "CephSecretProvider"),
+]
+
+
+@pytest.mark.parametrize("cls, module, name", PROVIDERS, ids=[p[2] for p in PROVIDERS])
+def test_provider_is_pickled_by_reference_small_and_round_trips(cls, module, name):
+    # As pulumi.dynamic serialises it into every resource's __provider.
+    data = dill.dumps(cls(), protocol=pickle.DEFAULT_PROTOCOL, recurse=True)
+    assert module.encode() in data and name.encode() in data
+    assert len(data) < 300
+    restored = dill.loads(data)
+    assert type(restored) is cls
+    assert type(restored).__module__ == module and type(restored).__qualname__ == name
+
+
+@pytest.mark.parametrize("cls, module, name", PROVIDERS, ids=[p[2] for p in PROVIDERS])
+def test_configured_provider_still_pickles_small_by_reference(cls, module, name):
+    provider = cls()
+    provider.configure(ConfigureRequest({"libvirt:uri": "test:///default", "project:other": "x"}))
+    assert provider.uri({}) == "test:///default"
+    data = dill.dumps(provider, protocol=pickle.DEFAULT_PROTOCOL, recurse=True)
+    assert len(data) < 300 and b"libvirt.virConnect" not in data
+    assert type(dill.loads(data)) is cls
+
+
+def test_resource_uri_wins_over_stack_config():
+    provider = StoragePoolProvider()
+    provider.configure(ConfigureRequest({"libvirt:uri": "qemu:///session"}))
+    assert provider.uri({"uri": "test:///default"}) == "test:///default"
+
+
+def test_generated_sdk_is_in_sync_with_the_specs():
+    assert codegen.main(["--check"]) == 0

@@ -1,0 +1,319 @@
+"""check and diff of the dynamic providers, called directly with plain dicts (no daemon).
+
+For diff, `olds` are the old outputs (canonical inputs + computed outputs), as the engine sends
+them: every number a float."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pulumi.output import Unknown
+
+from pulumi_libvirt_storage_provider.dynamic import CephSecretProvider, StoragePoolProvider, StorageVolumeProvider
+from pulumi_libvirt_storage_provider.spec.secret import fingerprint
+
+from .specs import CEPH_KEY, OTHER_CEPH_KEY, SECRET_UUID, as_wire
+
+GiB = 1024**3
+POOL = {"name": "images", "type": "dir", "target": {"path": "/var/lib/libvirt/images"}}
+VOLUME = {"pool": "images", "name": "vm1.qcow2", "capacity": "1GiB", "format": "qcow2"}
+SECRET = {"usage_name": "client.libvirt secret", "value": CEPH_KEY}
+
+
+def checked(provider, news: dict[str, Any], olds: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = provider.check(olds or {}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return result.inputs
+
+
+def pool_outputs(news: dict[str, Any]) -> dict[str, Any]:
+    inputs = checked(StoragePoolProvider(), news)
+    return as_wire({**inputs, "uuid": "5f2a0d7e-0000-4000-8000-000000000001", "active": True, "capacity": 10 * GiB,
+                    "allocation": GiB, "available": 9 * GiB, "target_path": inputs["target"]["path"],
+                    "xml": "<pool/>", "adopted": False})
+
+
+def volume_outputs(news: dict[str, Any]) -> dict[str, Any]:
+    inputs = checked(StorageVolumeProvider(), news)
+    return as_wire({**inputs, "key": "/var/lib/libvirt/images/vm1.qcow2", "path": "/var/lib/libvirt/images/vm1.qcow2",
+                    "type": "file", "physical": 196608, "current_capacity": inputs["capacity"],
+                    "current_allocation": 196608, "current_format": "qcow2",
+                    "disk": {"type": "file"}, "disk_xml": "<disk/>", "adopted": False})
+
+
+def secret_outputs(news: dict[str, Any], secret_uuid: str = SECRET_UUID) -> dict[str, Any]:
+    inputs = checked(CephSecretProvider(), news)
+    public = {k: v for k, v in inputs.items() if k != "value"}
+    return {**public, "uuid": secret_uuid, "value_fingerprint": fingerprint(inputs["value"], secret_uuid),
+            "adopted": False}
+
+
+def diff(provider, olds: dict[str, Any], news: dict[str, Any]):
+    return provider.diff("some-id", olds, checked(provider, news, olds))
+
+
+# -- pools --------------------------------------------------------------------------------------
+
+def test_identical_pool_inputs_are_no_change():
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), POOL)
+    assert result.changes is False and result.replaces == []
+
+
+def test_autostart_change_updates_in_place():
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), {**POOL, "autostart": False})
+    assert result.changes is True and result.replaces == []
+
+
+def test_start_change_updates_in_place():
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), {**POOL, "start": False})
+    assert result.changes is True and result.replaces == []
+
+
+def test_target_path_change_replaces_deleting_the_old_pool_first():
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), {**POOL, "target": {"path": "/srv/other"}})
+    assert result.changes is True
+    assert result.replaces == ["target"]
+    assert result.delete_before_replace is True
+
+
+def test_trailing_slash_on_the_target_path_is_no_change():
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), {**POOL, "target": {"path": "/var/lib/libvirt/images/"}})
+    assert result.changes is False
+
+
+def test_permission_change_updates_in_place():
+    olds = pool_outputs({**POOL, "target": {**POOL["target"], "permissions": {"mode": "0755", "owner": 0}}})
+    same = diff(StoragePoolProvider(), olds, {**POOL, "target": {**POOL["target"],
+                                                                  "permissions": {"mode": 755, "owner": 0.0}}})
+    assert same.changes is False
+    changed = diff(StoragePoolProvider(), olds, {**POOL, "target": {**POOL["target"],
+                                                                     "permissions": {"mode": "0700", "owner": 0}}})
+    assert changed.changes is True and changed.replaces == []
+
+
+@pytest.mark.parametrize("change, replaces", [
+    ({"type": "fs", "source": {"devices": [{"path": "/dev/sdb1"}]}}, ["source", "type"]),
+    ({"name": "images2"}, ["name"]),
+    ({"delete_storage_on_destroy": True}, []),
+])
+def test_pool_change_replaces_what_the_policy_says(change, replaces):
+    result = diff(StoragePoolProvider(), pool_outputs(POOL), {**POOL, **change})
+    assert result.changes is True and result.replaces == replaces
+
+
+RBD = {"name": "ceph", "type": "rbd", "source": {"hosts": [{"name": "mon1", "port": 6789}], "name": "images"}}
+
+
+def rbd_outputs(news):
+    inputs = checked(StoragePoolProvider(), news)
+    return as_wire({**inputs, "uuid": "u", "active": True, "capacity": 0, "allocation": 0, "available": 0,
+                    "target_path": None, "xml": "<pool/>", "adopted": False})
+
+
+def test_pool_ports_stored_as_floats_are_no_change():
+    olds = rbd_outputs(RBD)
+    assert olds["source"]["hosts"][0]["port"] == 6789.0
+    assert diff(StoragePoolProvider(), olds, RBD).changes is False
+
+
+@pytest.mark.parametrize("change", [
+    {"source": {**RBD["source"], "auth": {"type": "ceph", "username": "libvirt", "secret_uuid": SECRET_UUID}}},
+    {"source": {**RBD["source"], "hosts": [{"name": "mon1", "port": 6789}, {"name": "mon2"}]}},
+    {"rbd_config_options": {"client_mount_timeout": "30"}},
+], ids=["auth", "hosts", "config-options"])
+def test_rbd_auth_hosts_and_options_restart_instead_of_replacing(change):
+    result = diff(StoragePoolProvider(), rbd_outputs(RBD), {**RBD, **change})
+    assert result.changes is True and result.replaces == []
+
+
+def test_fs_mount_options_change_restarts_instead_of_replacing():
+    fs = {"name": "scratch", "type": "fs", "target": {"path": "/mnt/s"}, "source": {"devices": [{"path": "/dev/sdb"}]},
+          "mount_options": ["noatime"]}
+    result = diff(StoragePoolProvider(), pool_outputs(fs), {**fs, "mount_options": ["noatime", "nodev"]})
+    assert result.changes is True and result.replaces == []
+
+
+def test_rbd_pool_name_change_replaces():
+    result = diff(StoragePoolProvider(), rbd_outputs(RBD), {**RBD, "source": {**RBD["source"], "name": "other"}})
+    assert result.replaces == ["source"]
+
+
+def test_unknown_target_path_at_preview_is_a_replacement():
+    olds = pool_outputs(POOL)
+    news = checked(StoragePoolProvider(), {**POOL, "target": {"path": Unknown()}}, olds)
+    result = StoragePoolProvider().diff("id", olds, news)
+    assert result.changes is True and result.replaces == ["target"]
+
+
+def test_pool_check_failures_name_the_property():
+    result = StoragePoolProvider().check({}, {"name": "r", "type": "rbd", "source": {"name": "images"}})
+    assert [(f.property, "give" in f.reason) for f in result.failures] == [("source.hosts", True)]
+
+
+def test_pool_check_refuses_what_libvirts_schema_refuses():
+    raw = {"name": "g", "type": "gluster", "source": {"hosts": [{"name": "g1"}], "name": "gv0", "dir": "vms"}}
+    failures = StoragePoolProvider().check({}, raw).failures
+    assert failures and "schema" in " ".join(f.reason for f in failures)
+
+
+def test_pool_cannot_delete_storage_of_a_type_libvirt_cannot_delete():
+    raw = {**RBD, "delete_storage_on_destroy": True}
+    assert [f.property for f in StoragePoolProvider().check({}, raw).failures] == ["delete_storage_on_destroy"]
+
+
+# -- auto-naming --------------------------------------------------------------------------------
+
+def test_check_without_a_name_generates_prefix_and_eight_hex_digits():
+    inputs = checked(StoragePoolProvider(), {"__name_prefix": "pool", "type": "dir", "target": {"path": "/srv/p"}})
+    assert re.fullmatch(r"pool-[0-9a-f]{8}", inputs["name"])
+    assert inputs["__name_prefix"] == "pool"
+
+
+def test_check_reuses_the_generated_name_when_the_prefix_is_the_same():
+    news = {"__name_prefix": "pool", "type": "dir", "target": {"path": "/srv/p"}}
+    first = checked(StoragePoolProvider(), news)
+    again = checked(StoragePoolProvider(), news, olds=first)
+    assert again["name"] == first["name"]
+    renamed = checked(StoragePoolProvider(), {**news, "__name_prefix": "other"}, olds=first)
+    assert renamed["name"].startswith("other-")
+
+
+def test_explicit_name_wins_over_the_prefix():
+    inputs = checked(StoragePoolProvider(), {"__name_prefix": "pool", **POOL})
+    assert inputs["name"] == "images"
+
+
+def test_volume_is_auto_named_too_and_secret_is_not():
+    volume = checked(StorageVolumeProvider(), {"__name_prefix": "disk", "pool": "images", "capacity": "1GiB"})
+    assert re.fullmatch(r"disk-[0-9a-f]{8}", volume["name"])
+    secret = checked(CephSecretProvider(), {"__name_prefix": "ceph", **SECRET})
+    assert "name" not in secret
+
+
+def test_computed_outputs_in_news_are_ignored_by_check():
+    news = {**POOL, "uuid": None, "active": None, "xml": None}
+    assert "uuid" not in checked(StoragePoolProvider(), news)
+
+
+# -- volumes ------------------------------------------------------------------------------------
+
+def test_identical_volume_is_no_change():
+    assert diff(StorageVolumeProvider(), volume_outputs(VOLUME), VOLUME).changes is False
+
+
+def test_capacity_sent_as_float_is_no_change():
+    result = diff(StorageVolumeProvider(), volume_outputs(VOLUME), {**VOLUME, "capacity": 1073741824.0})
+    assert result.changes is False
+
+
+def test_capacity_with_a_unit_equal_to_the_stored_bytes_is_no_change():
+    olds = volume_outputs({**VOLUME, "capacity": 1073741824})
+    assert olds["capacity"] == 1073741824.0
+    assert diff(StorageVolumeProvider(), olds, {**VOLUME, "capacity": "1GiB"}).changes is False
+    assert diff(StorageVolumeProvider(), {**olds, "capacity": 1073741824}, {**VOLUME, "capacity": "1GiB"}).changes \
+        is False
+
+
+def test_capacity_growth_resizes_in_place():
+    result = diff(StorageVolumeProvider(), volume_outputs(VOLUME), {**VOLUME, "capacity": "2GiB"})
+    assert result.changes is True and result.replaces == []
+
+
+@pytest.mark.parametrize("change, replaces", [
+    ({"format": "raw"}, ["format"]),
+    ({"pool": "other"}, ["pool"]),
+    ({"name": "vm2.qcow2"}, ["name"]),
+    ({"backing_store": {"path": "/var/lib/libvirt/images/base.qcow2"}}, ["backing_store"]),
+])
+def test_volume_change_replaces_what_the_policy_says(change, replaces):
+    result = diff(StorageVolumeProvider(), volume_outputs(VOLUME), {**VOLUME, **change})
+    assert result.changes is True and result.replaces == replaces and result.delete_before_replace is True
+
+
+def test_shrinking_without_allow_shrink_fails_check_on_capacity():
+    olds = checked(StorageVolumeProvider(), VOLUME)
+    result = StorageVolumeProvider().check(as_wire(olds), {**VOLUME, "capacity": "512MiB"})
+    assert [f.property for f in result.failures] == ["capacity"]
+    assert "allow_shrink" in result.failures[0].reason
+
+
+def test_shrinking_with_allow_shrink_passes_check():
+    olds = checked(StorageVolumeProvider(), VOLUME)
+    assert StorageVolumeProvider().check(as_wire(olds), {**VOLUME, "capacity": "512MiB",
+                                                         "allow_shrink": True}).failures == []
+
+
+def test_smaller_capacity_with_a_new_format_is_a_replacement_not_a_shrink():
+    olds = checked(StorageVolumeProvider(), VOLUME)
+    assert StorageVolumeProvider().check(olds, {**VOLUME, "capacity": "512MiB", "format": "raw"}).failures == []
+
+
+def test_pool_type_given_only_in_the_old_outputs_is_not_a_change():
+    olds = volume_outputs({**VOLUME, "pool_type": "dir"})
+    assert diff(StorageVolumeProvider(), olds, VOLUME).changes is False
+
+
+def test_capacity_change_on_a_pool_that_cannot_resize_is_refused_at_diff():
+    raw = {"pool": "vg0", "name": "lv0", "capacity": "1GiB", "pool_type": "logical"}
+    olds = volume_outputs(raw)
+    with pytest.raises(Exception, match="capacity"):
+        diff(StorageVolumeProvider(), olds, {**raw, "capacity": "2GiB"})
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+def test_same_secret_value_is_no_change():
+    result = diff(CephSecretProvider(), secret_outputs(SECRET), SECRET)
+    assert result.changes is False and result.replaces == []
+
+
+def test_secret_value_rotation_changes_in_place():
+    result = diff(CephSecretProvider(), secret_outputs(SECRET), {**SECRET, "value": OTHER_CEPH_KEY})
+    assert result.changes is True and result.replaces == []
+
+
+def test_unknown_secret_value_at_preview_is_a_change_without_replacement():
+    olds = secret_outputs(SECRET)
+    result = CephSecretProvider().diff("id", olds, {**checked(CephSecretProvider(), SECRET), "value": Unknown()})
+    assert result.changes is True and result.replaces == []
+
+
+def test_secret_without_a_uuid_input_does_not_replace_for_the_assigned_uuid():
+    olds = secret_outputs(SECRET)
+    news = checked(CephSecretProvider(), SECRET, olds)
+    assert news.get("uuid") is None and olds["uuid"] == SECRET_UUID
+    result = CephSecretProvider().diff(SECRET_UUID, olds, news)
+    assert result.changes is False and result.replaces == []
+
+
+def test_secret_with_a_different_fixed_uuid_replaces():
+    olds = secret_outputs(SECRET)
+    result = diff(CephSecretProvider(), olds, {**SECRET, "uuid": "11111111-2222-3333-4444-555555555555"})
+    assert result.replaces == ["uuid"]
+    assert diff(CephSecretProvider(), olds, {**SECRET, "uuid": SECRET_UUID.upper()}).changes is False
+
+
+def test_secret_usage_name_change_replaces_and_description_updates():
+    olds = secret_outputs(SECRET)
+    assert diff(CephSecretProvider(), olds, {**SECRET, "usage_name": "client.other secret"}).replaces == ["usage_name"]
+    described = diff(CephSecretProvider(), olds, {**SECRET, "description": "cephx key"})
+    assert described.changes is True and described.replaces == []
+
+
+def test_secret_check_failure_does_not_quote_the_key():
+    bad = "AQB" + "!" * 37
+    failures = CephSecretProvider().check({}, {**SECRET, "value": bad}).failures
+    assert [f.property for f in failures] == ["value"] and bad not in failures[0].reason
+
+
+# -- canonical inputs for create/update ---------------------------------------------------------
+
+def test_canonical_turns_wire_floats_back_into_ints():
+    spec = StorageVolumeProvider().canonical(as_wire(checked(StorageVolumeProvider(), {
+        **VOLUME, "__name_prefix": "vm", "permissions": {"owner": 107, "mode": "0600"}})))
+    assert spec["capacity"] == GiB and type(spec["capacity"]) is int
+    assert type(spec["permissions"]["owner"]) is int and spec["__name_prefix"] == "vm"
+    pool = StoragePoolProvider().canonical(rbd_outputs(RBD))
+    assert type(pool["source"]["hosts"][0]["port"]) is int and "uuid" not in pool
