@@ -134,7 +134,9 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
                  "            if pool_type is None:\n"
                  "                pool_type = cast(Any, pool.type)\n"
                  "            if uri is None:\n"
-                 "                uri = cast(Any, pool.uri)\n"
+                 "                # The uri the pool was declared with, not its output: an unset output is\n"
+                 "                # unknown in a preview and would plan a replacement.\n"
+                 "                uri = pool.declared_uri\n"
                  "            pool = pool.name\n")
     opts_line = "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True"
     if schema.secret_outputs:
@@ -172,6 +174,9 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         f'        props["{"__name_prefix"}"] = resource_name',
         opts_line,
         f"        super().__init__({provider_cls}(), resource_name, props, opts)",
+        *(["        self.declared_uri: Optional[pulumi.Input[str]] = uri",
+           '        """The uri given to this resource (None when it uses the stack default)."""']
+          if res == "StoragePool" else []),
         "",
     ]
     return "\n".join(line for line in lines if line != "" or True)

@@ -20,8 +20,7 @@ PROVIDERS = [
 
 @pytest.mark.parametrize("cls, module, name", PROVIDERS, ids=[p[2] for p in PROVIDERS])
 def test_provider_is_pickled_by_reference_small_and_round_trips(cls, module, name):
-    # As pulumi.dynamic serialises it into every resource's __provider.
-    data = dill.dumps(cls(), protocol=pickle.DEFAULT_PROTOCOL, recurse=True)
+    data = dill.dumps(cls(), recurse=True)
     assert module.encode() in data and name.encode() in data
     assert len(data) < 300
     restored = dill.loads(data)
@@ -34,6 +33,7 @@ def test_configured_provider_still_pickles_small_by_reference(cls, module, name)
     provider = cls()
     provider.configure(ConfigureRequest({"libvirt:uri": "test:///default", "project:other": "x"}))
     assert provider.uri({}) == "test:///default"
+    # As pulumi.dynamic serialises it into every resource's __provider.
     data = dill.dumps(provider, protocol=pickle.DEFAULT_PROTOCOL, recurse=True)
     assert len(data) < 300 and b"libvirt.virConnect" not in data
     assert type(dill.loads(data)) is cls

@@ -100,9 +100,6 @@ def test_enum_fields_list_their_values_and_objects_their_fields():
                 assert f.fields, path
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: source.hosts is RESTART but its name/port fields are REPLACE; "
-                                       "diff compares lists whole (restart), while the generated SDK docs tell "
-                                       "users that changing a host name or port replaces the pool")
 def test_fields_inside_a_list_have_the_policy_diff_applies_to_the_list():
     # changed_paths compares lists as a whole, so the list's policy is what a change of an item does.
     mismatched = []

@@ -10,9 +10,8 @@ from pulumi_libvirt_storage_provider.spec.fields import Failures
 from pulumi_libvirt_storage_provider.spec.pool import NAME_MAX, check_pool
 from pulumi_libvirt_storage_provider.spec.pooltypes import POOL_TYPE_NAMES, POOL_TYPES
 
-from .specs import (FORBIDDEN_BY_TYPE, FORBIDDEN_SAMPLES, INITIATOR_IQN, MINIMAL_POOLS, NOT_BUILDABLE,
-                    REQUIRED_BY_TYPE, SECRET_UUID, TARGET_IQN, drop_path, failures_of, minimal_pool, reason_for,
-                    set_path)
+from .specs import (FORBIDDEN_BY_TYPE, FORBIDDEN_SAMPLES, MINIMAL_POOLS, NOT_BUILDABLE, REQUIRED_BY_TYPE,
+                    SECRET_UUID, drop_path, failures_of, minimal_pool, reason_for, set_path)
 
 ALL_TYPES = sorted(t.value for t in POOL_TYPES)
 
@@ -123,8 +122,6 @@ def test_protocol_version_applies_to_nfs_only():
     reason_for(failures_of(check_pool, raw), "source.protocol_version")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_pool accepts a relative source.dir on a gluster pool; only the "
-                                       "schema gate in the provider's check refuses it, on property 'type'")
 def test_gluster_relative_source_dir_fails_naming_source_dir():
     raw = set_path(minimal_pool("gluster"), "source.dir", "vms")
     reason_for(failures_of(check_pool, raw), "source.dir")
@@ -340,6 +337,11 @@ def test_unknown_value_passes_check_unchanged(place, unknown):
     assert spec is not None
 
 
+def test_unknown_source_waits_but_a_forbidden_target_is_still_refused():
+    raw = {"name": "r", "type": "rbd", "source": Unknown(), "target": {"path": "/srv/r"}}
+    assert [p for p, _ in failures_of(check_pool, raw)] == ["target.path"]
+
+
 def test_unknown_value_is_kept_as_it_is_in_the_canonical_spec():
     unknown = Unknown()
     spec = check_pool(set_path(minimal_pool("dir"), "target.path", unknown))
@@ -347,39 +349,28 @@ def test_unknown_value_is_kept_as_it_is_in_the_canonical_spec():
     assert check_pool(minimal_pool("rbd", name=rpc.UNKNOWN))["name"] == rpc.UNKNOWN
 
 
-def _xfail(reason, raises):
-    return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
-
-
-UNKNOWN_BUILD = _xfail("BUG: check_pool treats an unknown build as true (refused on non-buildable types) and "
-                       "compares an unknown build_mode with the type's modes", Failures)
-UNKNOWN_FORMAT = _xfail("BUG: with an unknown source.format, a netfs protocol_version is refused as 'not nfs'",
-                        Failures)
-UNKNOWN_STRING_DEVICE = _xfail("BUG: the rpc.UNKNOWN sentinel string in source.devices[].path is checked as an "
-                               "IQN / absolute path instead of being skipped as unknown", Failures)
-
-UNKNOWN_BUGS = [
+UNKNOWN_VALUES = [
     pytest.param(lambda u: set_path(minimal_pool("dir"), "target", u), Unknown(), id="target-output.Unknown"),
     pytest.param(lambda u: set_path(minimal_pool("dir"), "target", u), rpc.UNKNOWN, id="target-rpc.UNKNOWN"),
     pytest.param(lambda u: set_path(minimal_pool("rbd"), "source", u), Unknown(), id="source-output.Unknown"),
     pytest.param(lambda u: set_path(minimal_pool("rbd"), "source", u), rpc.UNKNOWN, id="source-rpc.UNKNOWN"),
-    pytest.param(lambda u: minimal_pool("rbd", build=u), Unknown(), marks=UNKNOWN_BUILD, id="build-output.Unknown"),
-    pytest.param(lambda u: minimal_pool("fs", build_mode=u), Unknown(), marks=UNKNOWN_BUILD,
+    pytest.param(lambda u: minimal_pool("rbd", build=u), Unknown(), id="build-output.Unknown"),
+    pytest.param(lambda u: minimal_pool("fs", build_mode=u), Unknown(),
                  id="build_mode-output.Unknown"),
     pytest.param(lambda u: set_path(set_path(minimal_pool("netfs"), "source.format", u), "source.protocol_version",
-                                    "4"), Unknown(), marks=UNKNOWN_FORMAT, id="netfs-format-output.Unknown"),
+                                    "4"), Unknown(), id="netfs-format-output.Unknown"),
     pytest.param(lambda u: set_path(minimal_pool("iscsi"), "source.devices", [{"path": u}]), Unknown(),
                  id="iscsi-device-output.Unknown"),
     pytest.param(lambda u: set_path(minimal_pool("iscsi"), "source.devices", [{"path": u}]), rpc.UNKNOWN,
-                 marks=UNKNOWN_STRING_DEVICE, id="iscsi-device-rpc.UNKNOWN"),
+                 id="iscsi-device-rpc.UNKNOWN"),
     pytest.param(lambda u: set_path(minimal_pool("fs"), "source.devices", [{"path": u}]), Unknown(),
                  id="fs-device-output.Unknown"),
     pytest.param(lambda u: set_path(minimal_pool("fs"), "source.devices", [{"path": u}]), rpc.UNKNOWN,
-                 marks=UNKNOWN_STRING_DEVICE, id="fs-device-rpc.UNKNOWN"),
+                 id="fs-device-rpc.UNKNOWN"),
 ]
 
 
-@pytest.mark.parametrize("make, unknown", UNKNOWN_BUGS)
+@pytest.mark.parametrize("make, unknown", UNKNOWN_VALUES)
 def test_unknown_value_in_a_checked_place_passes_check(make, unknown):
     check_pool(make(unknown))
 

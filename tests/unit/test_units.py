@@ -60,14 +60,10 @@ def test_unreadable_size_is_refused_with_examples(value):
     assert "20GiB" in caught.value.reason  # the message shows what a size looks like
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_size scales decimal strings with float arithmetic; "
-                                       "1.005 * 1000 = 1004.9999999999999, so an exact '1.005KB' is refused")
 def test_decimal_size_that_is_a_whole_number_of_bytes_is_accepted():
     assert parse_size("1.005KB", "capacity") == 1005
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_size goes through float(); a byte count above 2**53 given "
-                                       "as a string is silently rounded to another size")
 def test_large_byte_count_given_as_string_is_exact():
     assert parse_size(str(2**53 + 1), "capacity") == 2**53 + 1
 

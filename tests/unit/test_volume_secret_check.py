@@ -165,9 +165,6 @@ def test_unknown_volume_value_passes_check(key, unknown):
     assert check_volume(raw)[key] is unknown
 
 
-@pytest.mark.xfail(strict=True, raises=Failures,
-                   reason="BUG: check_volume compares an unknown format with the copy-on-write formats when a "
-                          "backing store is given, and refuses it at preview")
 @pytest.mark.parametrize("unknown", UNKNOWNS)
 def test_unknown_format_with_a_backing_store_passes_check(unknown):
     check_volume({"pool": "p", "name": "v", "format": unknown, "backing_store": {"path": "/var/lib/base.qcow2"}})

@@ -119,10 +119,7 @@ def _everything_the_type_allows(pool_type: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("pool_type", [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="BUG: POOL_TYPES gives zfs max_devices=64, but "
-                                            "libvirt 9.0's storagepool.rng allows one <device> in a zfs source; "
-                                            "check_pool accepts what the provider's schema gate then refuses "
-                                            "(on property 'type')"))
+    pytest.param(t)
     if t == "zfs" else t for t in sorted(MINIMAL_POOLS)])
 def test_everything_pool_types_allows_for_a_type_validates_against_storagepool_rng(pool_type):
     spec = check_pool(_everything_the_type_allows(pool_type))

@@ -117,11 +117,18 @@ def _unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def merge_outputs(spec: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:
-    """Outputs = the canonical inputs + what libvirt reports. Every output key is always present."""
-    out = dict(spec)
+def merge_outputs(schema: ResourceSchema, spec: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:
+    """Outputs = the canonical inputs + what libvirt reports. Every declared key is present, None
+    when unset: an output missing from the state is unknown in the next preview, and a resource that
+    takes it as input (a volume's uri from its pool's) would be planned for replacement."""
+    out: dict[str, Any] = {f.name: None for f in schema.inputs + schema.outputs if not f.policy & Policy.SECRET}
+    out.update({k: v for k, v in spec.items() if k not in _secret_names(schema)})
     out.update(computed)
     return out
+
+
+def _secret_names(schema: ResourceSchema) -> set[str]:
+    return {f.name for f in schema.inputs if f.policy & Policy.SECRET}
 
 
 def overlay(stored: Any, live: Any) -> Any:

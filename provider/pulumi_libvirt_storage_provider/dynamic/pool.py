@@ -77,7 +77,7 @@ class StoragePoolProvider(LibvirtProvider):
         return pools.state(pool)
 
     def _outputs(self, spec: dict[str, Any], state: pools.PoolState, adopted: bool) -> dict[str, Any]:
-        return merge_outputs(spec, {**state.outputs(), "adopted": adopted})
+        return merge_outputs(self.schema, spec, {**state.outputs(), "adopted": adopted})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.call(props, lambda conn: pools.read(conn, id_))

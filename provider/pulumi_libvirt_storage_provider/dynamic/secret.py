@@ -39,7 +39,7 @@ class CephSecretProvider(LibvirtProvider):
     def _outputs(self, spec: dict[str, Any], state: secrets.SecretState, fp: str, adopted: bool
                  ) -> dict[str, Any]:
         public = {k: v for k, v in spec.items() if k not in _SECRET_INPUTS}
-        return merge_outputs(public, {"uuid": state.uuid, "value_fingerprint": fp, "adopted": adopted})
+        return merge_outputs(self.schema, public, {"uuid": state.uuid, "value_fingerprint": fp, "adopted": adopted})
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         spec = self.canonical(props)

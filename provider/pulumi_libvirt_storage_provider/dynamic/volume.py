@@ -62,7 +62,7 @@ class StorageVolumeProvider(LibvirtProvider):
         return CreateResult(state.observed["key"], self._outputs(spec, state, adopted))
 
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool) -> dict[str, Any]:
-        return merge_outputs(spec, {**state.outputs(), "adopted": adopted})
+        return merge_outputs(self.schema, spec, {**state.outputs(), "adopted": adopted})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         def run(conn: Any) -> volumes.VolumeState | str | None:

@@ -59,8 +59,8 @@ PERMISSIONS = Field("permissions", Kind.OBJECT, "Owner, group, mode and SELinux 
 ))
 
 HOST = (
-    Field("name", Kind.STRING, "Host name or IP address.", R, required=True),
-    Field("port", Kind.INTEGER, "TCP port (the protocol's default when omitted).", R,
+    Field("name", Kind.STRING, "Host name or IP address.", RS, required=True),
+    Field("port", Kind.INTEGER, "TCP port (the protocol's default when omitted).", RS,
           check=lambda v, p: _port(v, p)),
 )
 
@@ -229,14 +229,15 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
                                   f"got {len(devices)}"))
     if pool_type in ("iscsi", "iscsi-direct"):
         for i, dev in enumerate(devices if isinstance(devices, list) else []):
-            if isinstance(dev, dict) and isinstance(dev.get("path"), str):
+            if isinstance(dev, dict) and isinstance(dev.get("path"), str) and not is_unknown(dev["path"]):
                 try:
                     check_iqn(dev["path"], f"source.devices[{i}].path")
                 except SpecError as e:
                     failures.append(e)
     elif pool_type in ("fs", "disk", "logical", "zfs"):
         for i, dev in enumerate(devices if isinstance(devices, list) else []):
-            if isinstance(dev, dict) and isinstance(dev.get("path"), str) and not dev["path"].startswith("/"):
+            if (isinstance(dev, dict) and isinstance(dev.get("path"), str) and not is_unknown(dev["path"])
+                    and not dev["path"].startswith("/")):
                 failures.append(SpecError(f"source.devices[{i}].path", f"must be an absolute device path such as "
                                           f"/dev/sdb, got {dev['path']!r}"))
     for i, dev in enumerate(devices if isinstance(devices, list) else []):
@@ -252,8 +253,12 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     if pool_type == "netfs" and present(source.get("dir")) and not is_unknown(source.get("dir")):
         if fmt in (None, "auto", "nfs") and not str(source["dir"]).startswith("/"):
             failures.append(SpecError("source.dir", "an NFS export is an absolute path such as /srv/export"))
-    if present(source.get("protocol_version")) and not (t.protocol_version and fmt in (None, "auto", "nfs")):
+    if present(source.get("protocol_version")) and not (t.protocol_version
+                                                         and (is_unknown(fmt) or fmt in (None, "auto", "nfs"))):
         failures.append(SpecError("source.protocol_version", "applies to netfs pools of format nfs only"))
+    if pool_type == "gluster" and isinstance(source.get("dir"), str) and not is_unknown(source["dir"]) \
+            and not source["dir"].startswith("/"):
+        failures.append(SpecError("source.dir", "must be an absolute path inside the volume, e.g. /vms"))
     if (present(source.get("vendor")) or present(source.get("product"))) and not t.vendor_product:
         failures.append(SpecError("source.vendor", f"vendor/product do not apply to a {pool_type} pool"))
 
@@ -284,15 +289,15 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     build = spec.get("build")
     if build is None:
         build = t.build_by_default
-    if build and not t.buildable:
+    if build and not is_unknown(build) and not t.buildable:
         failures.append(SpecError("build", f"a {pool_type} pool cannot be built by libvirt; set build to false"))
     mode = spec.get("build_mode")
     if mode is None:
         mode = BUILD_NO_OVERWRITE if BUILD_NO_OVERWRITE in t.build_modes else BUILD_NORMAL
-    elif mode not in t.build_modes:
+    elif not is_unknown(mode) and mode not in t.build_modes:
         failures.append(SpecError("build_mode", f"a {pool_type} pool builds with {', '.join(t.build_modes)} only; "
                                   f"got {mode!r}"))
-    spec["build"], spec["build_mode"] = bool(build), mode
+    spec["build"], spec["build_mode"] = (build if is_unknown(build) else bool(build)), mode
     if spec.get("start") is False and spec.get("autostart") is not False and "autostart" not in raw:
         spec["autostart"] = False  # an inactive pool is not autostarted unless asked for
     if failures:

@@ -6,6 +6,7 @@ Both sides of every diff go through these functions, so that "20GiB" and 2147483
 
 from __future__ import annotations
 
+import decimal
 import re
 
 # libvirt's scaled integers (virScaleInteger): k/K/KiB are 1024, KB is 1000, ...
@@ -47,8 +48,8 @@ def parse_size(value: object, prop: str) -> int:
         if not match or match.group(2).lower() not in _SIZE_UNITS:
             raise SpecError(prop, f"expected {SIZE_HELP}, got {value!r}")
         number, unit = match.groups()
-        scaled = float(number) * _SIZE_UNITS[unit.lower()]
-        if not scaled.is_integer():
+        scaled = decimal.Decimal(number) * _SIZE_UNITS[unit.lower()]  # exact, unlike float
+        if scaled != scaled.to_integral_value():
             raise SpecError(prop, f"{value!r} is not a whole number of bytes")
         size = int(scaled)
     else:

@@ -123,7 +123,8 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         if fmt not in allowed and (t is None or t.volume_formats):
             where = f"a {pool_type} pool" if t is not None else "a volume"
             failures.append(SpecError("format", f"{where} takes one of {', '.join(allowed)}; got {fmt!r}"))
-    if spec.get("backing_store") is not None and fmt not in (None, "qcow2", "qed", "vmdk", "qcow", "cow"):
+    if spec.get("backing_store") is not None and not is_unknown(fmt) \
+            and fmt not in (None, "qcow2", "qed", "vmdk", "qcow", "cow"):
         failures.append(SpecError("format", "a volume with a backing store must be qcow2, qed or vmdk; set "
                                   "format=\"qcow2\""))
     qcow2 = spec.get("qcow2")

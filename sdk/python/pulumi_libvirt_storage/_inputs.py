@@ -31,9 +31,9 @@ class StoragePoolTargetArgs(TypedDict, total=False):
 class StoragePoolSourceHostArgs(TypedDict, total=False):
     """Servers: NFS/Gluster server, iSCSI portal, Ceph monitors."""
     name: Required[pulumi.Input[str]]
-    """(changing it replaces the resource) Host name or IP address."""
+    """(changes in place) Host name or IP address."""
     port: pulumi.Input[int]
-    """(changing it replaces the resource) TCP port (the protocol's default when omitted)."""
+    """(changes in place) TCP port (the protocol's default when omitted)."""
 
 
 class StoragePoolSourceDeviceArgs(TypedDict, total=False):

@@ -141,3 +141,5 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props["__name_prefix"] = resource_name
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
         super().__init__(StoragePoolProvider(), resource_name, props, opts)
+        self.declared_uri: Optional[pulumi.Input[str]] = uri
+        """The uri given to this resource (None when it uses the stack default)."""

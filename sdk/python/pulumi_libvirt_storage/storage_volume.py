@@ -122,7 +122,9 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
             if pool_type is None:
                 pool_type = cast(Any, pool.type)
             if uri is None:
-                uri = cast(Any, pool.uri)
+                # The uri the pool was declared with, not its output: an unset output is
+                # unknown in a preview and would plan a replacement.
+                uri = pool.declared_uri
             pool = pool.name
         props: dict[str, Any] = {}
         props["pool"] = pool
