@@ -22,6 +22,12 @@ APT_PACKAGES=(
   libvirt-daemon-driver-storage-rbd libvirt-daemon-driver-storage-gluster
   libvirt-daemon-driver-storage-iscsi-direct
   python3-venv python3-dev gcc
+  # test backends: loop-device pools, a one-node Ceph, Gluster, a userspace iSCSI target, QEMU
+  parted lvm2 xfsprogs e2fsprogs util-linux
+  ceph-mon ceph-mgr ceph-osd ceph-common
+  glusterfs-server glusterfs-client
+  tgt libiscsi-bin
+  qemu-system-x86 qemu-block-extra
 )
 
 install_debian_packages() {
