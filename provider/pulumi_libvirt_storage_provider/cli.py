@@ -1,0 +1,69 @@
+"""pulumi-libvirt-storage: bring existing libvirt storage under management.
+
+    pulumi-libvirt-storage import-args --xml pool.xml [--kind pool|volume|secret] [--pool NAME]
+    pulumi-libvirt-storage import-args --uri qemu:///system
+    pulumi-libvirt-storage import-program --uri qemu:///system > __main__.py
+
+import-args prints the resource arguments as JSON; import-program prints a Pulumi Python program
+that adopts every pool, volume and ceph secret of the host (keys are read from secret config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import importer
+
+
+def _from_xml(path: str, kind: str, pool: str | None) -> dict[str, Any] | None:
+    with open(path) as f:
+        xml = f.read()
+    if kind == "pool":
+        return importer.pool_args(xml)
+    if kind == "volume":
+        if not pool:
+            raise SystemExit("--pool is required with --kind volume")
+        return importer.volume_args(xml, pool)
+    return importer.secret_args(xml)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pulumi-libvirt-storage", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    args_cmd = sub.add_parser("import-args", help="print resource arguments as JSON")
+    args_cmd.add_argument("--xml", help="a libvirt XML file instead of a live host")
+    args_cmd.add_argument("--kind", choices=("pool", "volume", "secret"), default="pool")
+    args_cmd.add_argument("--pool", help="the pool of a volume read from --xml")
+    args_cmd.add_argument("--uri", help="libvirt URI of the host (default: LIBVIRT_DEFAULT_URI)")
+    prog_cmd = sub.add_parser("import-program", help="print a Pulumi program adopting the host's storage")
+    prog_cmd.add_argument("--uri", help="libvirt URI of the host (default: LIBVIRT_DEFAULT_URI)")
+    prog_cmd.add_argument("--no-volumes", action="store_true", help="pools and secrets only")
+    ns = parser.parse_args(argv)
+
+    if ns.command == "import-args" and ns.xml:
+        json.dump(_from_xml(ns.xml, ns.kind, ns.pool), sys.stdout, indent=2)
+        print()
+        return 0
+    import libvirt
+
+    from .ops.connection import resolve_uri
+    uri = resolve_uri(ns.uri)
+    conn = libvirt.openReadOnly(uri or None)
+    try:
+        inventory = importer.read_host(conn, include_volumes=not getattr(ns, "no_volumes", False))
+    finally:
+        conn.close()
+    if ns.command == "import-args":
+        json.dump({"pools": inventory.pools, "volumes": inventory.volumes, "secrets": inventory.secrets},
+                  sys.stdout, indent=2)
+        print()
+    else:
+        sys.stdout.write(importer.program(inventory, uri=ns.uri))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
