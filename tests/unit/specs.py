@@ -99,7 +99,7 @@ FORBIDDEN_BY_TYPE: dict[str, set[str]] = {
             "source.initiator_iqn", "source.format", "source.vendor"} | _NO_MOUNT,
     "gluster": {"target.path", "target.permissions", "source.devices", "source.adapter", "source.initiator_iqn",
                 "source.auth", "source.format", "source.vendor"} | _NO_MOUNT | _NOT_RBD,
-    "zfs": {"target.path", "target.permissions", "source.hosts", "source.dir", "source.adapter",
+    "zfs": {"source.hosts", "source.dir", "source.adapter",
             "source.initiator_iqn", "source.auth", "source.format", "source.vendor"} | _NO_MOUNT | _NOT_RBD,
     "vstorage": {"source.hosts", "source.devices", "source.dir", "source.adapter", "source.initiator_iqn",
                  "source.auth", "source.format", "source.vendor"} | _NO_MOUNT | _NOT_RBD,
@@ -171,7 +171,9 @@ ROUND_TRIP_POOLS: dict[str, dict[str, Any]] = {
     "gluster-subdir": {
         "type": "gluster", "source": {"hosts": [{"name": "gluster1.example.org", "port": 24007}], "name": "gv0",
                                       "dir": "/vms"}},
-    "zfs-device": {"type": "zfs", "source": {"name": "tank", "devices": [{"path": "/dev/sdf"}]}},
+    # libvirt writes the default target /dev/zvol/<name> into a zfs pool's XML
+    "zfs-device": {"type": "zfs", "target": {"path": "/dev/zvol/tank"},
+                   "source": {"name": "tank", "devices": [{"path": "/dev/sdf"}]}},
     "vstorage": {"type": "vstorage", "target": {"path": "/mnt/vstorage"}, "source": {"name": "cluster1"}},
     "sheepdog": {"type": "sheepdog", "source": {"hosts": [{"name": "sheep1.example.org", "port": 7000}],
                                                 "name": "sheep-images"}},

@@ -160,7 +160,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         volume_kind=VolumeKind.NETWORK),
     PoolType.ZFS: PoolTypeInfo(
         doc="A ZFS pool; volumes are zvols.",
-        target_path=FORBIDDEN, source_name=REQUIRED, devices=OPTIONAL, max_devices=1,
+        target_path=OPTIONAL, source_name=REQUIRED, devices=OPTIONAL, max_devices=1,  # libvirt: /dev/zvol/<name>
         buildable=True, deletable=True, volume_kind=VolumeKind.BLOCK, volume_formats=("raw",),
         default_volume_format="raw", volume_resize=True, volume_wipe=True, volume_upload=True,
         needs_kernel="ZFS"),
