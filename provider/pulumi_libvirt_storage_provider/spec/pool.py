@@ -173,7 +173,7 @@ POOL_SCHEMA = ResourceSchema(
     example='''pool = StoragePool("images",
     type="dir",
     target=StoragePoolTargetArgs(path="/var/lib/libvirt/pulumi-images",
-                                 permissions=StoragePoolPermissionsArgs(mode="0711")))''',
+                                 permissions=StoragePoolTargetPermissionsArgs(mode="0711")))''',
 )
 
 

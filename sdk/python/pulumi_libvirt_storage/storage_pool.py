@@ -22,7 +22,7 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         pool = StoragePool("images",
             type="dir",
             target=StoragePoolTargetArgs(path="/var/lib/libvirt/pulumi-images",
-                                         permissions=StoragePoolPermissionsArgs(mode="0711")))
+                                         permissions=StoragePoolTargetPermissionsArgs(mode="0711")))
     """
 
     name: pulumi.Output[str]
