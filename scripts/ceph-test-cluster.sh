@@ -130,7 +130,7 @@ start_daemon() { # mon|mgr|osd id
     return
   fi
   rm -f "$(pid_file "$name")"
-  "ceph-$kind" -c "$CONF" -i "$id" --setuser root --setgroup root \
+  "ceph-$kind" -c "$CONF" -i "$id" --setuser root --setgroup root >>"$DIR/log/start-$name.log" 2>&1 \
     || die "ceph-$kind -i $id did not start; see $DIR/log/ceph-$name.log"
   # The daemon forks; its pid file appears once it runs.
   for _ in $(seq 1 100); do
@@ -153,6 +153,13 @@ mon_answers() { ceph_cli mon stat; }
 mgr_available() { ceph_cli mgr stat -f json | grep -q '"available": *true'; }
 osd_up_and_in() { ceph_cli osd stat -f json | grep -q '"num_up_osds": *1,.*"num_in_osds": *1'; }
 health_ok() { [[ "$(ceph_cli health)" == HEALTH_OK* ]]; }
+# HEALTH_OK alone comes too early: right after the OSD boots the manager has no PG stats yet.
+pgs_active_clean() {
+  local stat
+  stat=$(ceph_cli pg stat)
+  [[ "$stat" =~ ^([0-9]+)\ pgs:\ ([0-9]+)\ active\+clean\; ]] && ((BASH_REMATCH[1] > 0)) \
+    && [[ "${BASH_REMATCH[1]}" == "${BASH_REMATCH[2]}" ]]
+}
 
 bootstrap() {
   log "bootstrapping a new cluster in $DIR"
@@ -218,6 +225,7 @@ start() {
   wait_until "the monitor to answer" mon_answers || die "the monitor does not answer; see $DIR/log"
   wait_until "a manager" mgr_available || die "no manager became available; see $DIR/log"
   wait_until "osd.$OSD_ID to be up and in" osd_up_and_in || die "osd.$OSD_ID is not up; see $DIR/log"
+  wait_until "every placement group to be active+clean" pgs_active_clean || die "placement groups are not active+clean"
   if ! wait_until "HEALTH_OK" health_ok; then
     ceph_cli health detail >&2 || true
     die "the cluster did not become healthy"

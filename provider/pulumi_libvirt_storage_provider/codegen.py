@@ -37,6 +37,10 @@ NAMED_ENUMS = {
     ("StorageVolume", "pool_type"): ("PoolType", POOL_TYPE_NAMES),
     ("StorageVolume", "wipe_on_destroy"): ("WipeAlgorithm", WIPE_ALGORITHMS),
 }
+# Optional inputs that are always set in the outputs (generated names, the uuid libvirt assigns,
+# the pool's live type).
+ALWAYS_SET_OUTPUTS = {("StoragePool", "name"), ("StorageVolume", "name"), ("StorageVolume", "pool_type"),
+                      ("CephSecret", "uuid")}
 ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": QEMU_IMG_FORMATS}
 
 _SCALAR = {Kind.STRING: "str", Kind.INTEGER: "int", Kind.BOOLEAN: "bool", Kind.SIZE: "Union[int, str]",
@@ -127,7 +131,8 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         if f.policy & Policy.SECRET:
             continue
         t = gen.type_of(res, f, res, output=True)
-        optional = not (f.required or f.default is not None or f.policy & Policy.COMPUTED or f.name == "name")
+        optional = not (f.required or f.default is not None or f.policy & Policy.COMPUTED
+                        or (res, f.name) in ALWAYS_SET_OUTPUTS)
         outputs.append(f"    {f.name}: pulumi.Output[{'Optional[' + t + ']' if optional else t}]")
         outputs.append(f'    """{f.doc}"""')
     output_names = [f.name for f in schema.outputs if f.name not in {i.name for i in schema.inputs}]

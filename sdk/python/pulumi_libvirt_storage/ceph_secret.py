@@ -31,7 +31,7 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
     """libvirt never reveals the value once set."""
     ephemeral: pulumi.Output[bool]
     """Kept in memory only, lost when libvirtd restarts."""
-    uuid: pulumi.Output[Optional[str]]
+    uuid: pulumi.Output[str]
     """A fixed UUID; generated when omitted."""
     uri: pulumi.Output[Optional[str]]
     """libvirt connection URI (see StoragePool.uri)."""

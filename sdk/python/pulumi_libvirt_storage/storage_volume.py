@@ -27,7 +27,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
 
     pool: pulumi.Output[str]
     """Name of the pool (a StoragePool's name output works)."""
-    pool_type: pulumi.Output[Optional[str]]
+    pool_type: pulumi.Output[str]
     """The pool's type, when known at preview (filled in from a StoragePool output), so that check can apply the type's rules before anything is created."""
     name: pulumi.Output[str]
     """Volume name, unique in the pool. Auto-named when omitted, except on disk pools where libvirt names partitions (give the next partition name, e.g. sdb1)."""
