@@ -204,7 +204,7 @@ bootstrap() {
 }
 
 start() {
-  local started=$SECONDS
+  local started=$SECONDS what=start
   if [[ -f "$DIR/bootstrapped" ]]; then
     [[ -f "$CONF" ]] || die "$DIR/bootstrapped is there but $CONF is not"
     if ! running_pid "mon.$MON_ID" >/dev/null; then
@@ -221,6 +221,7 @@ start() {
       ! port_taken "$port" || die "127.0.0.1:$port is taken by another process (another test cluster?)"
     done
     bootstrap
+    what=bootstrap
   fi
   wait_until "the monitor to answer" mon_answers || die "the monitor does not answer; see $DIR/log"
   wait_until "a manager" mgr_available || die "no manager became available; see $DIR/log"
@@ -230,7 +231,7 @@ start() {
     ceph_cli health detail >&2 || true
     die "the cluster did not become healthy"
   fi
-  log "cluster in $DIR is HEALTH_OK; start took $((SECONDS - started)) s"
+  log "cluster in $DIR is HEALTH_OK; $what took $((SECONDS - started)) s"
 }
 
 stop() {

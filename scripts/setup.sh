@@ -45,11 +45,12 @@ install_debian_packages() {
 libvirt_answers() { timeout 10 virsh -c qemu:///system version >/dev/null 2>&1; }
 
 start_libvirtd() {
+  # virtlogd serves QEMU domains' logs: without it no domain starts.
+  mkdir -p /var/log/libvirt /var/run/libvirt
+  pgrep -x virtlogd >/dev/null || virtlogd -d
   if libvirt_answers; then return; fi
   log "starting libvirtd (no systemd here)"
-  mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
-  # virtlogd serves QEMU domains' logs; start it too so that a domain can run.
-  pgrep -x virtlogd >/dev/null || virtlogd -d
+  mkdir -p /var/lib/libvirt/images
   pgrep -x libvirtd >/dev/null || libvirtd -d
   for _ in $(seq 1 60); do
     libvirt_answers && return

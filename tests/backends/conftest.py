@@ -1,0 +1,158 @@
+"""Fixtures of the backends tier that start servers of their own.
+
+`ceph`: a one-node Ceph cluster on 127.0.0.1 (scripts/ceph-test-cluster.sh), started once per
+session in a temporary directory, with an rbd pool and a cephx client for libvirt. A cluster that
+cannot start fails the tests that need it; it never skips them. At the end only the daemons this
+session started are stopped, and their directory is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import pytest
+
+from tests.conftest import unique
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CEPH_CLUSTER_SCRIPT = ROOT / "scripts" / "ceph-test-cluster.sh"
+MON_HOST = "127.0.0.1"
+MON_PORT = 6789  # v1, the address libvirt and QEMU are given (v2 is 3300)
+
+_TIMINGS: dict[str, float] = {}  # shown in the terminal summary
+
+
+def _caps(pool: str) -> list[str]:
+    """What libvirt and QEMU need on one rbd pool, as in Ceph's own libvirt guide."""
+    return ["mon", "profile rbd", "osd", f"profile rbd pool={pool}", "mgr", f"profile rbd pool={pool}"]
+
+
+@dataclass
+class CephCluster:
+    """The running test cluster, seen as an operator sees it: `ceph`/`rbd` as client.admin."""
+
+    dir: pathlib.Path
+    mon_host: str
+    mon_port: int
+    pool: str  # an rbd pool, initialised (`rbd pool init`)
+    client: str  # the cephx user for libvirt, without "client."
+    key: str = field(repr=False)  # its key, base64 as `ceph auth get-key` prints it
+    bootstrap_seconds: float = 0.0
+
+    @property
+    def conf(self) -> pathlib.Path:
+        return self.dir / "ceph.conf"
+
+    def _run(self, argv: list[str], stdin: str | None = None) -> str:
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(argv[:1] + argv[3:])} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout
+
+    def ceph(self, *args: str, stdin: str | None = None) -> str:
+        """`ceph ARGS` as client.admin; its stdout. Fails the test when the command fails."""
+        return self._run(["ceph", "-c", str(self.conf), "--connect-timeout", "20", *args], stdin)
+
+    def rbd(self, *args: str) -> str:
+        return self._run(["rbd", "-c", str(self.conf), *args])
+
+    def images(self) -> set[str]:
+        """The images in the rbd pool."""
+        return set(json.loads(self.rbd("ls", "--format", "json", self.pool)))
+
+    def image_info(self, image: str) -> dict[str, Any]:
+        return json.loads(self.rbd("info", "--format", "json", f"{self.pool}/{image}"))
+
+    def snapshots(self, image: str) -> list[dict[str, Any]]:
+        return json.loads(self.rbd("snap", "ls", "--all", "--format", "json", f"{self.pool}/{image}"))
+
+    def watchers(self, image: str) -> list[dict[str, Any]]:
+        """Clients that have the image open (QEMU keeps a watch on an image it uses)."""
+        return json.loads(self.rbd("status", "--format", "json", f"{self.pool}/{image}")).get("watchers", [])
+
+    def get_key(self, client: str | None = None) -> str:
+        return self.ceph("auth", "get-key", f"client.{client or self.client}").strip()
+
+    def rotate_key(self, client: str | None = None) -> str:
+        """Give the client a new key in place (same name, same caps) and return it. This Ceph
+        (pacific) has no `auth get-or-create-pending`/`commit-pending`: `auth import` of a keyring
+        with a fresh key replaces the old one. The keyring goes through a file in the cluster's
+        private directory, never through process arguments."""
+        client = client or self.client
+        keyring = self.dir / f"rotate-{client}.keyring"
+        keyring.unlink(missing_ok=True)
+        caps = _caps(self.pool)
+        cap_args = [a for i in range(0, len(caps), 2) for a in ("--cap", caps[i], caps[i + 1])]
+        try:
+            self._run(["ceph-authtool", "--create-keyring", str(keyring), "--gen-key", "-n", f"client.{client}",
+                       *cap_args])
+            self.ceph("auth", "import", "-i", str(keyring))
+        finally:
+            keyring.unlink(missing_ok=True)
+        new_key = self.get_key(client)
+        if client == self.client:
+            self.key = new_key
+        return new_key
+
+
+def _script(action: str, directory: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(CEPH_CLUSTER_SCRIPT), action, str(directory)], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def ceph() -> Iterator[CephCluster]:
+    """A one-node Ceph cluster with an rbd pool and a client for libvirt. Fails when it cannot start."""
+    for tool in ("ceph", "rbd", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-authtool", "monmaptool"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: run `make setup` (scripts/setup.sh installs ceph-mon, ceph-mgr, "
+                        "ceph-osd and ceph-common); the rbd tests never skip")
+    directory = pathlib.Path(tempfile.mkdtemp(prefix="plstest-ceph-"))
+    started = time.monotonic()
+    done = _script("start", directory)
+    bootstrap_seconds = time.monotonic() - started
+    _TIMINGS["bootstrap"] = bootstrap_seconds
+    try:
+        if done.returncode != 0:
+            logs = "\n".join(f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+                             for p in sorted((directory / "log").glob("*.log")))
+            pytest.fail(f"the Ceph test cluster did not start ({done.returncode}):\n{done.stderr}\n{logs}")
+        pool, client = unique("rbd"), unique("libvirt")
+        cluster = CephCluster(dir=directory, mon_host=MON_HOST, mon_port=MON_PORT, pool=pool, client=client,
+                              key="", bootstrap_seconds=bootstrap_seconds)
+        cluster.ceph("osd", "pool", "create", pool, "8", "8")
+        cluster.rbd("pool", "init", pool)
+        # get-or-create prints a keyring: captured and dropped; the key is then read on its own.
+        cluster.ceph("auth", "get-or-create", f"client.{client}", *_caps(pool))
+        cluster.key = cluster.get_key()
+        yield cluster
+    finally:
+        stopped = _script("stop", directory)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert stopped.returncode == 0, f"stopping the Ceph test cluster failed: {stopped.stderr}"
+
+
+@pytest.fixture(scope="session")
+def virtlogd() -> None:
+    """QEMU domains log through virtlogd; scripts/setup.sh starts it only together with libvirtd.
+    Started here when missing, and left running (libvirtd expects it for the rest of its life)."""
+    if subprocess.run(["pgrep", "-x", "virtlogd"], capture_output=True).returncode != 0:
+        subprocess.run(["virtlogd", "-d"], check=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists("/run/libvirt/virtlogd-sock"):
+            if time.monotonic() > deadline:
+                pytest.fail("virtlogd did not create /run/libvirt/virtlogd-sock")
+            time.sleep(0.1)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if "bootstrap" in _TIMINGS:
+        terminalreporter.write_line(f"ceph test cluster: bootstrap took {_TIMINGS['bootstrap']:.1f} s")
