@@ -3,6 +3,7 @@
 #
 #   scripts/gluster-test-server.sh start DIR   start glusterd and the volume; waits until the brick serves
 #   scripts/gluster-test-server.sh stop DIR    stop the processes whose pid files are under DIR
+#   scripts/gluster-test-server.sh status DIR  exit 0 when glusterd of DIR runs and the brick serves
 #
 # Everything is under DIR: glusterd.vol, glusterd's state (state/), run files, sockets and pid files
 # (run/), logs (log/) and the brick (brick/). Both commands are idempotent: start does only what is
@@ -22,10 +23,14 @@ elapsed() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.1f", t1 - t0
 log() { printf '[gluster-test-server] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-usage() { die "usage: $0 start|stop DIR"; }
+usage() { die "usage: $0 start|stop|status DIR"; }
 (($# == 2)) || usage
 ACTION=$1
-mkdir -p "$2"
+[[ "$ACTION" != start ]] || mkdir -p "$2"
+if [[ ! -d "$2" ]]; then  # never started from here: nothing to stop, nothing runs
+  [[ "$ACTION" == stop ]] && exit 0
+  exit 1
+fi
 DIR=$(cd "$2" && pwd)
 STATE=$DIR/state RUN=$DIR/run LOGS=$DIR/log BRICK=$DIR/brick
 VOLFILE=$DIR/glusterd.vol PIDFILE=$DIR/glusterd.pid SOCKET=$DIR/run/glusterd.socket
@@ -187,8 +192,13 @@ stop() {
   rm -f "$SOCKET"
 }
 
+status() {
+  live_pid "$PIDFILE" >/dev/null && [[ -S "$SOCKET" && -n "$(brick_port)" ]]
+}
+
 case "$ACTION" in
   start) start ;;
   stop) stop ;;
+  status) status ;;
   *) usage ;;
 esac

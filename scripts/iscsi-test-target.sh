@@ -3,6 +3,7 @@
 #
 #   scripts/iscsi-test-target.sh start DIR   start tgtd and its targets; waits until an initiator sees them
 #   scripts/iscsi-test-target.sh stop DIR    stop the tgtd whose pid file is DIR/tgtd.pid
+#   scripts/iscsi-test-target.sh status DIR  exit 0 when the tgtd of DIR runs with both targets
 #
 # Everything is under DIR: the pid file, tgtd's management socket (run/), its log and the sparse
 # backing files of the LUNs. Both commands are idempotent. Two targets, each LUN a sparse file:
@@ -26,10 +27,14 @@ elapsed() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.1f", t1 - t0
 log() { printf '[iscsi-test-target] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-usage() { die "usage: $0 start|stop DIR"; }
+usage() { die "usage: $0 start|stop|status DIR"; }
 (($# == 2)) || usage
 ACTION=$1
-mkdir -p "$2"
+[[ "$ACTION" != start ]] || mkdir -p "$2"
+if [[ ! -d "$2" ]]; then  # never started from here: nothing to stop, nothing runs
+  [[ "$ACTION" == stop ]] && exit 0
+  exit 1
+fi
 DIR=$(cd "$2" && pwd)
 PIDFILE=$DIR/tgtd.pid RUN=$DIR/run LOGFILE=$DIR/tgtd.log ENVFILE=$DIR/iscsi.env
 # tgtd and tgtadm both take their management socket from this variable (socket.<control port>).
@@ -160,8 +165,13 @@ stop() {
   rm -f "$RUN"/socket.* "$PIDFILE"
 }
 
+status() {
+  live_pid >/dev/null && [[ "$(lun_count "$OPEN_IQN")" == 2 && "$(lun_count "$CHAP_IQN")" == 1 ]]
+}
+
 case "$ACTION" in
   start) start ;;
   stop) stop ;;
+  status) status ;;
   *) usage ;;
 esac

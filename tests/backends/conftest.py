@@ -54,7 +54,7 @@ class CephCluster:
     def _run(self, argv: list[str], stdin: str | None = None) -> str:
         done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
-            raise AssertionError(f"{' '.join(argv[:1] + argv[3:])} failed ({done.returncode}): {done.stderr.strip()}")
+            raise AssertionError(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 
     def ceph(self, *args: str, stdin: str | None = None) -> str:

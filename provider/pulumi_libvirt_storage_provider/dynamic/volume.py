@@ -116,5 +116,9 @@ class StorageVolumeProvider(LibvirtProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         if props.get("adopted"):
-            return  # adopted volumes (and LUNs) are released as they are
+            # Adopted volumes (and LUNs) are released, never deleted; their data is wiped first only
+            # when the program asked for it (the one way to wipe a LUN, which cannot be deleted).
+            if props.get("wipe_on_destroy"):
+                self.call(props, lambda conn: volumes.wipe(conn, id_, props["wipe_on_destroy"]))
+            return
         self.call(props, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy")))

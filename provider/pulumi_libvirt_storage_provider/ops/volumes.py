@@ -252,6 +252,21 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None) -> None:
         raise explain(e, f"deleting volume {key}") from e
 
 
+def wipe(conn: libvirt.virConnect, key: str, algorithm: str) -> None:
+    """Overwrite the volume's data with `algorithm` and keep the volume: how an adopted LUN,
+    which libvirt cannot delete, is wiped on destroy. A volume already gone needs no wiping."""
+    found = by_key(conn, key)
+    if found is None:
+        return
+    _pool, vol = found
+    try:
+        vol.wipePattern(WIPE_ALGORITHMS[algorithm], 0)
+    except libvirt.libvirtError as e:
+        if is_gone(e):
+            return
+        raise explain(e, f"wiping volume {key} ({algorithm})") from e
+
+
 def _quietly(fn: Any) -> None:
     try:
         fn()

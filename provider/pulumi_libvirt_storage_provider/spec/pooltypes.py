@@ -65,6 +65,8 @@ class PoolTypeInfo:
     deletable: bool = False  # virStoragePoolDelete supported
     volume_kind: VolumeKind = VolumeKind.FILE
     volume_formats: tuple[str, ...] = ()  # formats a new volume can take; () = cannot create
+    # Why volumes cannot be created (when volume_formats is empty) and what to do instead.
+    volume_create_refusal: str = "libvirt cannot create volumes in it"
     default_volume_format: str | None = None
     volume_resize: bool = False
     volume_wipe: bool = False
@@ -91,6 +93,9 @@ class PoolType(str, enum.Enum):
     VSTORAGE = "vstorage"
     SHEEPDOG = "sheepdog"
 
+
+# LUN pools: libvirt lists what the storage server exports.
+_LUNS_ONLY = "its volumes are the LUNs the storage server exports, which libvirt only lists"
 
 _FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_FORMATS,
                      default_volume_format="raw", volume_resize=True, volume_wipe=True,
@@ -132,20 +137,23 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         doc="An iSCSI target logged in by the host's initiator; LUNs are volumes (not created here).",
         target_path=OPTIONAL, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
         initiator=OPTIONAL, vendor_product=True, volume_kind=VolumeKind.BLOCK,
+        volume_create_refusal=_LUNS_ONLY,
         volume_wipe=True, volume_upload=True, needs_kernel="the kernel iSCSI initiator (iscsiadm)",
         default_target="/dev/disk/by-path"),
     PoolType.ISCSI_DIRECT: PoolTypeInfo(
         doc="An iSCSI target reached by QEMU through libiscsi; LUNs are volumes (not created here).",
         target_path=FORBIDDEN, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
-        initiator=REQUIRED, volume_kind=VolumeKind.NETWORK, volume_wipe=True),
+        initiator=REQUIRED, volume_kind=VolumeKind.NETWORK, volume_create_refusal=_LUNS_ONLY, volume_wipe=True),
     PoolType.SCSI: PoolTypeInfo(
         doc="A SCSI host adapter (scsi_host or fc_host); LUNs are volumes (not created here).",
         target_path=OPTIONAL, adapter=REQUIRED, vendor_product=True, volume_kind=VolumeKind.BLOCK,
-        volume_wipe=True, volume_upload=True, needs_kernel="a SCSI or Fibre Channel host adapter",
+        volume_create_refusal=_LUNS_ONLY, volume_wipe=True, volume_upload=True,
+        needs_kernel="a SCSI or Fibre Channel host adapter",
         default_target="/dev/disk/by-path"),
     PoolType.MPATH: PoolTypeInfo(
         doc="Multipath devices of the host; volumes are the maps (not created here).",
         target_path=OPTIONAL, volume_kind=VolumeKind.BLOCK, volume_wipe=True, volume_upload=True,
+        volume_create_refusal="its volumes are the host's multipath maps, which libvirt only lists",
         needs_kernel="device-mapper multipath", default_target="/dev/mapper"),
     PoolType.RBD: PoolTypeInfo(
         doc="A Ceph RADOS pool; volumes are RBD images, reached by QEMU over the network.",
@@ -157,7 +165,10 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         doc="A Gluster volume reached through libgfapi; libvirt 9.0 lists, refreshes and deletes its "
             "files but cannot create, resize or upload them.",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, source_dir=OPTIONAL,
-        volume_kind=VolumeKind.NETWORK),
+        volume_kind=VolumeKind.NETWORK,
+        volume_create_refusal="libvirt 9.0's gluster backend only lists, refreshes and deletes files (no create, "
+                              "resize or upload); make the file outside libvirt, or create volumes in a netfs "
+                              "pool with source.format glusterfs (a FUSE mount of the same Gluster volume)"),
     PoolType.ZFS: PoolTypeInfo(
         doc="A ZFS pool; volumes are zvols.",
         target_path=OPTIONAL, source_name=REQUIRED, devices=OPTIONAL, max_devices=1,  # libvirt: /dev/zvol/<name>

@@ -136,9 +136,9 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         failures.append(SpecError("qcow2.lazy_refcounts", "needs compat \"1.1\""))
     if t is not None and not spec.get("adopt"):
         if not t.volume_formats:
-            failures.append(SpecError("pool", f"volumes of a {pool_type} pool cannot be created by libvirt "
-                                      "(they are LUNs or files made outside libvirt); set adopt=true to manage "
-                                      "an existing one by name"))
+            failures.append(SpecError("pool", f"volumes cannot be created in {pool_type} pools: "
+                                      f"{t.volume_create_refusal}. Set adopt=true to manage an existing one "
+                                      "by name"))
         if spec.get("clone_from") is not None and not t.volume_clone:
             failures.append(SpecError("clone_from", f"a {pool_type} pool cannot clone volumes"))
         if spec.get("upload_from") is not None and not t.volume_upload:
