@@ -10,7 +10,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export LIBVIRT_DEFAULT_URI ?= qemu:///system
 
-.PHONY: setup demo demo-destroy test test-unit sdk
+.PHONY: setup demo demo-destroy test test-unit sdk bench
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,12 @@ demo-destroy: setup
 ## test: the whole suite: unit, protocol, integration (real libvirtd) and e2e (real engine)
 test: setup
 	.venv/bin/python -m pytest -ra
+
+## bench: what a deployment costs against the libvirt floor (benchmarks/), N = 50 and 200; prints a table.
+## ARGS=--quick (N = 10, about a minute), ARGS=--profile, ARGS=--rbd, ARGS="--n 200 --parts floor,protocol"
+bench: setup
+	@.venv/bin/python -c "import pyinstrument" 2>/dev/null || .venv/bin/python -m pip install -q -e ".[test,bench]"
+	.venv/bin/python -m benchmarks.run $(ARGS)
 
 ## sdk: regenerate the SDK from the resource schemas
 sdk: setup

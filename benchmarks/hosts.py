@@ -15,6 +15,17 @@ PREFIX = "plstest-bench-"
 RUN_ID = uuid.uuid4().hex[:6]
 
 
+def scratch() -> str:
+    """This run's directory for probe reports, profiles and shims; removed by `remove_scratch`."""
+    path = os.path.join(tempfile.gettempdir(), f"{PREFIX}{RUN_ID}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def remove_scratch() -> None:
+    shutil.rmtree(os.path.join(tempfile.gettempdir(), f"{PREFIX}{RUN_ID}"), ignore_errors=True)
+
+
 def _quiet(_ctx: object, _err: object) -> None:
     pass
 

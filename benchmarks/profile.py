@@ -3,6 +3,7 @@
 Each sample is charged to one bucket by its stack, innermost first:
 - libvirt:  inside libvirt-python (the daemon's work and the RPC to it: the floor);
 - ours:     inside pulumi_libvirt_storage_provider, not in libvirt (our overhead);
+- imports:  loading modules (ours and the libraries they import), once per process;
 - pulumi:   the pulumi.dynamic server, its (de)serialisation, dill, grpc, everything else.
 """
 
@@ -16,11 +17,11 @@ OURS = "pulumi_libvirt_storage_provider"
 
 
 def _is_ours(path: str | None) -> bool:
-    return bool(path) and f"/{OURS}/" in path  # type: ignore[operator]
+    return path is not None and f"/{OURS}/" in path
 
 
 def _is_libvirt(path: str | None) -> bool:
-    return bool(path) and (path.endswith("/libvirt.py") or "libvirtmod" in path)  # type: ignore[union-attr]
+    return path is not None and (path.endswith("/libvirt.py") or "libvirtmod" in path)
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Breakdown:
             f"{k} {v:.2f} s ({v / self.total:.0%})" for k, v in self.buckets.most_common())]
         methods = sorted({m for m, _ in self.by_method})
         for m in methods:
-            parts = ", ".join(f"{b} {self.by_method[(m, b)]:.3f}" for b in ("libvirt", "ours", "pulumi/grpc/other")
+            parts = ", ".join(f"{b} {self.by_method[(m, b)]:.3f}" for b in ("libvirt", "ours", "imports",
+                                                                                     "pulumi/grpc/other")
                               if self.by_method[(m, b)])
             out.append(f"  {m:8s} {parts}")
         out.append("  our code, by function (time outside libvirt, self and callees):")
@@ -62,8 +64,10 @@ def analyse(session_path: str) -> Breakdown:
     if root is None:
         return result
 
-    def walk(frame: Any, ours_stack: tuple[str, ...], in_libvirt: str | None, method: str) -> None:
+    def walk(frame: Any, ours_stack: tuple[str, ...], in_libvirt: str | None, method: str,
+             importing: bool = False) -> None:
         path = frame.file_path
+        importing = importing or frame.function == "<module>"
         if frame.class_name == "DynamicResourceProviderServicer" and frame.function[:1].isupper():
             method = frame.function
         name = f"{(frame.file_path_short or '').split('/')[-1]}:{frame.function}"
@@ -74,9 +78,12 @@ def analyse(session_path: str) -> Breakdown:
         self_time = frame.total_self_time
         if self_time:
             result.total += self_time
-            bucket = "libvirt" if in_libvirt is not None else "ours" if ours_stack else "pulumi/grpc/other"
+            bucket = ("imports" if importing else "libvirt" if in_libvirt is not None else "ours" if ours_stack
+                      else "pulumi/grpc/other")
             result.by_method[(method, bucket)] += self_time
-            if in_libvirt is not None:
+            if importing:
+                result.buckets["imports"] += self_time
+            elif in_libvirt is not None:
                 result.buckets["libvirt"] += self_time
                 result.libvirt_calls[in_libvirt] += self_time
             elif ours_stack:
@@ -87,7 +94,7 @@ def analyse(session_path: str) -> Breakdown:
                 result.buckets["pulumi/grpc/other"] += self_time
         for child in frame.children:
             if not child.is_synthetic:  # their time is in total_self_time already
-                walk(child, ours_stack, in_libvirt, method)
+                walk(child, ours_stack, in_libvirt, method, importing)
 
     walk(root, (), None, "-")
     return result

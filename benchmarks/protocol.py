@@ -29,6 +29,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from tests.support.protocol import to_struct
 
 from .floor import MiB, Phases, volume_names
+from .hosts import scratch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -42,14 +43,15 @@ class ProbedProvider:
     """`python -u -m benchmarks.probe`: the pulumi.dynamic server with counters (see probe.py)."""
 
     def __init__(self, config: dict[str, str], *, profile: bool = False) -> None:
-        self.probe_dir = tempfile.mkdtemp(prefix="plstest-bench-probe-")
+        self.probe_dir = tempfile.mkdtemp(prefix="probe-", dir=scratch())
         env = {**os.environ, "PLS_BENCH_PROBE_DIR": self.probe_dir, "PLS_BENCH_PROFILE": "1" if profile else "0",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen([sys.executable, "-u", "-m", "benchmarks.probe"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
         self._stderr: list[str] = []
-        threading.Thread(target=lambda: self._stderr.extend(iter(self.proc.stderr.readline, "")),
-                         daemon=True).start()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        stderr = self.proc.stderr
+        threading.Thread(target=lambda: self._stderr.extend(iter(stderr.readline, "")), daemon=True).start()
         line = self.proc.stdout.readline().strip()
         if not line.isdigit():
             self.proc.kill()
@@ -72,7 +74,8 @@ class ProbedProvider:
         report_path = pathlib.Path(self.probe_dir) / f"{self.proc.pid}.json"
         if not report_path.exists():
             raise RuntimeError(f"the provider process wrote no report:\n{''.join(self._stderr)}")
-        return json.loads(report_path.read_text())
+        report: dict[str, Any] = json.loads(report_path.read_text())
+        return report
 
 
 @dataclass

@@ -13,13 +13,18 @@
 # Clients use `ceph -c DIR/ceph.conf ...` (client.admin's keyring is DIR/ceph.client.admin.keyring).
 # The monitor listens on [v2:127.0.0.1:3300,v1:127.0.0.1:6789]; CEPH_TEST_MON_V2_PORT and
 # CEPH_TEST_MON_V1_PORT choose other ports. Needs ceph-mon, ceph-mgr, ceph-osd and ceph-common
-# (scripts/setup.sh installs them) and root (the OSD opens its block file with O_DIRECT).
+# (scripts/setup.sh installs them); run as root (the daemons run as root, --setuser root).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|status DIR" >&2; exit 2; }
 (($# == 2)) || usage
 ACTION=$1
-mkdir -p "$2"
+if [[ "$ACTION" == start ]]; then
+  mkdir -p "$2"
+elif [[ ! -d "$2" ]]; then
+  echo "no cluster in $2" >&2
+  [[ "$ACTION" == stop ]] && exit 0 || exit 1
+fi
 DIR=$(cd "$2" && pwd)
 CONF="$DIR/ceph.conf"
 MON_V2_PORT=${CEPH_TEST_MON_V2_PORT:-3300}

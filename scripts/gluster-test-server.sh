@@ -50,6 +50,11 @@ live_pid() {
   echo "$pid"
 }
 
+running() { # alive and not a zombie waiting for its parent (here often PID 1) to reap it
+  local state
+  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ "$state" != Z ]]
+}
+
 pid_files() {
   [[ -f "$PIDFILE" ]] && echo "$PIDFILE"
   [[ -d "$RUN" ]] && find "$RUN" -name '*.pid' -type f
@@ -171,10 +176,14 @@ start() {
 }
 
 stop() {
-  local pids=() pidfile pid
+  local pids=() sockets=() pidfile pid
   while read -r pidfile; do
     [[ -n "$pidfile" ]] || continue
-    if pid=$(live_pid "$pidfile"); then pids+=("$pid"); fi
+    if pid=$(live_pid "$pidfile"); then
+      pids+=("$pid")
+      # A brick's socket is in /var/run/gluster whatever run-directory says: removed with its brick.
+      sockets+=($(tr '\0' '\n' <"/proc/$pid/cmdline" | awk 'prev == "-S" && /\.socket$/ {print} {prev = $0}'))
+    fi
   done < <(pid_files)
   if ((${#pids[@]} == 0)); then
     log "nothing runs from $DIR"
@@ -184,12 +193,12 @@ stop() {
   kill -TERM "${pids[@]}" 2>/dev/null || true
   local deadline=$((SECONDS + 15))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null; do
+    while running "$pid"; do
       if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
       sleep 0.1
     done
   done
-  rm -f "$SOCKET"
+  rm -f "$SOCKET" "${sockets[@]}"
 }
 
 status() {

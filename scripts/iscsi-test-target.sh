@@ -51,6 +51,11 @@ live_pid() { # tgtd's pid when DIR/tgtd.pid names a tgtd started for this DIR
   echo "$pid"
 }
 
+running() { # alive and not a zombie waiting for its parent (here often PID 1) to reap it
+  local state
+  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ "$state" != Z ]]
+}
+
 port_taken() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
 
 current_port() { # the port the running tgtd was started on
@@ -156,9 +161,14 @@ stop() {
     return
   fi
   log "stopping tgtd $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 15))
-  while kill -0 "$pid" 2>/dev/null; do
+  # tgtd ignores SIGTERM; it shuts down on `delete --mode system` once it has no targets left.
+  local tid
+  for tid in $(tgtadm_ --op show --mode target 2>/dev/null | awk '$1 == "Target" {sub(":", "", $2); print $2}'); do
+    tgtadm_ --op delete --force --mode target --tid "$tid" || true
+  done
+  tgtadm_ --op delete --mode system || true
+  local deadline=$((SECONDS + 10))
+  while running "$pid"; do
     if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.1
   done

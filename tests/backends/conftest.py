@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -24,8 +25,7 @@ from tests.conftest import unique
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CEPH_CLUSTER_SCRIPT = ROOT / "scripts" / "ceph-test-cluster.sh"
-MON_HOST = "127.0.0.1"
-MON_PORT = 6789  # v1, the address libvirt and QEMU are given (v2 is 3300)
+MON_HOST = "127.0.0.1"  # the only address the cluster binds to; libvirt and QEMU get its v1 port
 
 _TIMINGS: dict[str, float] = {}  # shown in the terminal summary
 
@@ -103,9 +103,20 @@ class CephCluster:
         return new_key
 
 
-def _script(action: str, directory: pathlib.Path) -> subprocess.CompletedProcess[str]:
+def _script(action: str, directory: pathlib.Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(CEPH_CLUSTER_SCRIPT), action, str(directory)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def _monitor_ports() -> dict[str, str]:
+    """The monitor's ports: CEPH_TEST_MON_V1_PORT/V2_PORT when set, else two free ones, so that the
+    session does not collide with another test cluster (on Ceph's defaults 6789/3300) on this host."""
+    with socket.socket() as v1, socket.socket() as v2:
+        v1.bind((MON_HOST, 0))
+        v2.bind((MON_HOST, 0))
+        return {"CEPH_TEST_MON_V1_PORT": os.environ.get("CEPH_TEST_MON_V1_PORT") or str(v1.getsockname()[1]),
+                "CEPH_TEST_MON_V2_PORT": os.environ.get("CEPH_TEST_MON_V2_PORT") or str(v2.getsockname()[1])}
 
 
 @pytest.fixture(scope="session")
@@ -116,17 +127,19 @@ def ceph() -> Iterator[CephCluster]:
             pytest.fail(f"{tool} is missing: run `make setup` (scripts/setup.sh installs ceph-mon, ceph-mgr, "
                         "ceph-osd and ceph-common); the rbd tests never skip")
     directory = pathlib.Path(tempfile.mkdtemp(prefix="plstest-ceph-"))
+    ports = _monitor_ports()
     started = time.monotonic()
-    done = _script("start", directory)
+    done = _script("start", directory, ports)
     bootstrap_seconds = time.monotonic() - started
-    _TIMINGS["bootstrap"] = bootstrap_seconds
     try:
         if done.returncode != 0:
             logs = "\n".join(f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
                              for p in sorted((directory / "log").glob("*.log")))
             pytest.fail(f"the Ceph test cluster did not start ({done.returncode}):\n{done.stderr}\n{logs}")
+        _TIMINGS["bootstrap"] = bootstrap_seconds
         pool, client = unique("rbd"), unique("libvirt")
-        cluster = CephCluster(dir=directory, mon_host=MON_HOST, mon_port=MON_PORT, pool=pool, client=client,
+        cluster = CephCluster(dir=directory, mon_host=MON_HOST, mon_port=int(ports["CEPH_TEST_MON_V1_PORT"]),
+                              pool=pool, client=client,
                               key="", bootstrap_seconds=bootstrap_seconds)
         cluster.ceph("osd", "pool", "create", pool, "8", "8")
         cluster.rbd("pool", "init", pool)

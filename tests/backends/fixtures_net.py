@@ -14,6 +14,7 @@ when the session made it. A server that cannot start fails the tests that need i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -26,7 +27,8 @@ import libvirt
 import pytest
 
 from pulumi_libvirt_storage_provider.xml.schema import schema_errors
-from tests.conftest import URI
+from tests.conftest import URI, _leftovers
+from tests.conftest import unique as _unique_name
 from tests.support.engine import Project
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -36,6 +38,34 @@ ISCSI_SCRIPT = ROOT / "scripts" / "iscsi-test-target.sh"
 # script is found and reused; overridable for machines where /var/tmp does not suit.
 GLUSTER_DIR = pathlib.Path(os.environ.get("PLS_GLUSTER_TEST_DIR", "/var/tmp/plstest-gluster"))
 ISCSI_DIR = pathlib.Path(os.environ.get("PLS_ISCSI_TEST_DIR", "/var/tmp/plstest-iscsi"))
+
+
+# -- names, and the guard against leftovers -------------------------------------------------------
+
+_NAMED_BY_THIS_TEST: set[str] = set()
+
+
+def unique(what: str) -> str:
+    """tests.conftest.unique, remembered so that the guard below knows what this test named."""
+    name = _unique_name(what)
+    _NAMED_BY_THIS_TEST.add(name)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The root guard (tests/conftest.py), narrowed to what this test named, as the integration tier
+    does: other sessions share this libvirtd and the "plstest-" prefix, and a pool or secret they make
+    meanwhile must not fail these tests. A module imports it to override the root guard."""
+    _NAMED_BY_THIS_TEST.clear()
+    if "conn" not in request.fixturenames:
+        yield
+        return
+    connection = request.getfixturevalue("conn")
+    yield
+    left = {item for item in _leftovers(connection) if item.split(":", 1)[1] in _NAMED_BY_THIS_TEST}
+    if left:
+        pytest.fail(f"left behind on the host: {sorted(left)}")
 
 
 # -- the servers ---------------------------------------------------------------------------------
@@ -52,6 +82,12 @@ class GlusterServer:
     socket: pathlib.Path
     start_seconds: float  # 0.0 when it was running already
 
+    def client_log(self, what: str) -> pathlib.Path:
+        """Where a FUSE client logs (the mount option log-file): under DIR, not in /var/log/glusterfs."""
+        logs = self.dir / "log" / "clients"
+        logs.mkdir(parents=True, exist_ok=True)
+        return logs / f"{what}.log"
+
     def cli(self, *args: str) -> str:
         done = subprocess.run(["gluster", "--mode=script", f"--glusterd-sock={self.socket}", *args],
                               capture_output=True, text=True, timeout=60)
@@ -62,8 +98,9 @@ class GlusterServer:
     def mounted(self, mountpoint: pathlib.Path) -> Iterator[pathlib.Path]:
         """The volume through a FUSE mount of our own (mount.glusterfs), unmounted at the end."""
         mountpoint.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "-t", "glusterfs", f"{self.host}:/{self.volume}", str(mountpoint)], check=True,
-                       capture_output=True, text=True, timeout=60)
+        subprocess.run(["mount", "-t", "glusterfs", "-o", f"log-file={self.client_log(mountpoint.name)}",
+                        f"{self.host}:/{self.volume}", str(mountpoint)], check=True, capture_output=True,
+                       text=True, timeout=60)
         try:
             yield mountpoint
         finally:
@@ -108,9 +145,12 @@ def _tail(directory: pathlib.Path, pattern: str, lines: int = 20) -> str:
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """A line on the terminal, not in the captured output of the first test that used the server."""
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
     if reporter is not None:
-        reporter.write_line(line)
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
 
 
 @contextlib.contextmanager
@@ -187,6 +227,29 @@ def unmount(mountpoint: pathlib.Path) -> None:
             return
         time.sleep(0.2)
     subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+def qemu_opens(disk: dict[str, Any]) -> dict[str, Any]:
+    """`qemu-img info` of a network disk (a volume's `disk` output), given to QEMU the way libvirt
+    gives it a <source protocol=...>: proof that name, hosts and initiator lead to the real data.
+    (QEMU's gluster driver fails a short read at the end of a file: use a raw file there.)"""
+    host = disk["hosts"][0]
+    if disk["protocol"] == "iscsi":
+        target, lun = disk["name"].rsplit("/", 1)
+        file: dict[str, Any] = {"driver": "iscsi", "transport": "tcp",
+                                "portal": f"{host['name']}:{host.get('port', 3260)}", "target": target,
+                                "lun": int(lun), "initiator-name": disk.get("initiator_iqn")}
+    elif disk["protocol"] == "gluster":
+        volume, path = disk["name"].split("/", 1)
+        file = {"driver": "gluster", "volume": volume, "path": path,
+                "server": [{"type": "inet", "host": host["name"], "port": str(host.get("port", 24007))}]}
+    else:
+        raise AssertionError(f"no QEMU mapping here for protocol {disk['protocol']!r}")
+    spec = {"driver": disk["driver_type"], "file": {k: v for k, v in file.items() if v is not None}}
+    done = subprocess.run(["qemu-img", "info", "--output=json", f"json:{json.dumps(spec)}"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, f"QEMU cannot open {spec}: {done.stderr.strip()}"
+    return json.loads(done.stdout)
 
 
 def domain_schema_errors(disk_xml: str) -> list[str] | None:
@@ -271,4 +334,5 @@ def net_project(tmp_path: pathlib.Path) -> Iterator[Callable[..., Project]]:
 
 
 __all__ = ["GlusterServer", "IscsiTarget", "NetCleanup", "URI", "check_failures", "checked",
-           "domain_schema_errors", "gluster", "iscsi_target", "mounts", "net_cleanup", "net_project", "unmount"]
+           "domain_schema_errors", "gluster", "iscsi_target", "mounts", "net_cleanup", "net_project",
+           "nothing_left_behind", "qemu_opens", "unique", "unmount"]

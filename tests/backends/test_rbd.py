@@ -19,6 +19,7 @@ import base64
 import contextlib
 import pathlib
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -28,7 +29,7 @@ from lxml import etree
 
 from pulumi_libvirt_storage_provider.dynamic import (CephSecretProvider, StoragePoolProvider,
                                                      StorageVolumeProvider)
-from tests.conftest import URI, _leftovers
+from tests.conftest import URI
 from tests.conftest import unique as _unique_name
 from tests.support.engine import Project
 
@@ -52,20 +53,52 @@ def unique(what: str) -> str:
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """No pool, secret or domain this test named is left in libvirt, and no image in Ceph.
-    Narrowed to this test's names: other sessions share this libvirtd and the "plstest-" prefix.
-    Runs its check after every other fixture of the test has torn down."""
+    """No domain, pool or secret this test named is left in libvirt, and no image in Ceph.
+    Runs after every other fixture of the test has torn down; whatever is still there is removed
+    (so that one failure does not spill into the next test) and fails the test. Narrowed to this
+    test's names: other sessions share this libvirtd and the "plstest-" prefix."""
     _NAMED_BY_THIS_TEST.clear()
     conn = request.getfixturevalue("conn")
     cluster = request.getfixturevalue("ceph") if "ceph" in request.fixturenames else None
-    images_before = cluster.images() if cluster is not None else set()
     yield
-    left = {item for item in _leftovers(conn) if item.split(":", 1)[1] in _NAMED_BY_THIS_TEST}
-    left |= {f"domain:{d.name()}" for d in conn.listAllDomains() if d.name() in _NAMED_BY_THIS_TEST}
-    if cluster is not None:
-        left |= {f"rbd image:{cluster.pool}/{i}" for i in cluster.images() - images_before}
+    left = sweep(conn, cluster, _NAMED_BY_THIS_TEST)
     if left:
-        pytest.fail(f"left behind: {sorted(left)}")
+        pytest.fail(f"left behind (removed now): {sorted(left)}")
+
+
+def sweep(conn: libvirt.virConnect, cluster: CephCluster | None, names: set[str]) -> list[str]:
+    """Remove the domains, pools, secrets and rbd images called `names`; what was removed."""
+    removed = []
+    for dom in conn.listAllDomains():
+        if dom.name() in names:
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isActive():
+                    dom.destroy()
+            dom.undefine()
+            removed.append(f"domain:{dom.name()}")
+    for pool in conn.listAllStoragePools():
+        if pool.name() in names:
+            if pool.isActive():
+                pool.destroy()
+            if pool.isPersistent():
+                pool.undefine()
+            removed.append(f"pool:{pool.name()}")
+    for secret in conn.listAllSecrets():
+        if (secret.usageID() or "") in names:
+            secret.undefine()
+            removed.append(f"secret:{secret.usageID()}")
+    if cluster is not None:
+        for _ in range(3):  # clones go before the images they were cloned from
+            for image in sorted(cluster.images() & names):
+                with contextlib.suppress(AssertionError):
+                    for snap in cluster.snapshots(image):
+                        if snap.get("protected") == "true":
+                            cluster.rbd("snap", "unprotect", f"{cluster.pool}/{image}@{snap['name']}")
+                    cluster.rbd("snap", "purge", f"{cluster.pool}/{image}")
+                    cluster.rbd("rm", f"{cluster.pool}/{image}")
+                    removed.append(f"rbd image:{cluster.pool}/{image}")
+        removed += [f"rbd image (could not remove):{cluster.pool}/{i}" for i in cluster.images() & names]
+    return removed
 
 
 # -- looking at the host ----------------------------------------------------------------------
@@ -93,7 +126,6 @@ def domain_xml(name: str, disk_xml: str) -> str:
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <on_reboot>restart</on_reboot>
   <devices>
 {disk_xml}
   </devices>
@@ -134,7 +166,19 @@ def assert_domain_runs_on_the_image(conn: libvirt.virConnect, cluster: CephClust
         assert source.find("host").get("name") == cluster.mon_host
         # QEMU's librbd, authenticated with the key from the libvirt secret, holds a watch on the image.
         assert cluster.watchers(image), "QEMU does not have the image open"
-    assert not cluster.watchers(image)
+    # QEMU closes the image when it stops; a watch it could not close would expire in 30 s.
+    deadline = time.monotonic() + 45
+    while cluster.watchers(image):
+        assert time.monotonic() < deadline, f"{image} is still open after the domain stopped"
+        time.sleep(0.5)
+
+
+def live_config_opts(pool: libvirt.virStoragePool) -> etree._Element:
+    """The pool's <rbd:config_opts> element, as libvirt holds it."""
+    found = etree.fromstring(pool.XMLDesc(0).encode()).find(
+        "{http://libvirt.org/schemas/storagepool/rbd/1.0}config_opts")
+    assert found is not None, "the pool has no rbd:config_opts"
+    return found
 
 
 # -- driving the providers as the engine does -------------------------------------------------
@@ -159,7 +203,7 @@ def checked(provider: Any, raw: dict[str, Any], olds: dict[str, Any] | None = No
 @dataclass
 class RbdStack:
     """CephSecret, rbd StoragePool and StorageVolumes made through the providers. Whatever a test
-    does not delete itself is deleted at teardown, newest first, then swept from libvirt."""
+    does not delete itself is deleted at teardown, newest first."""
 
     conn: libvirt.virConnect
     ceph: CephCluster
@@ -167,8 +211,6 @@ class RbdStack:
     pools: StoragePoolProvider = field(default_factory=StoragePoolProvider)
     volumes: StorageVolumeProvider = field(default_factory=StorageVolumeProvider)
     made: list[Created] = field(default_factory=list)
-    pool_names: list[str] = field(default_factory=list)
-    secret_usages: list[str] = field(default_factory=list)
 
     def _create(self, provider: Any, inputs: dict[str, Any]) -> Created:
         result = provider.create(inputs)
@@ -178,7 +220,6 @@ class RbdStack:
 
     def secret(self, key: str | None = None) -> Created:
         usage = unique("client.libvirt-secret")
-        self.secret_usages.append(usage)
         return self._create(self.secrets, checked(self.secrets, {
             "usage_name": usage, "value": key or self.ceph.key, "uri": URI}))
 
@@ -191,9 +232,7 @@ class RbdStack:
             **extra})
 
     def pool(self, secret_uuid: str, **extra: Any) -> Created:
-        inputs = self.pool_inputs(secret_uuid, **extra)
-        self.pool_names.append(inputs["name"])
-        return self._create(self.pools, inputs)
+        return self._create(self.pools, self.pool_inputs(secret_uuid, **extra))
 
     def volume(self, pool: Created, **raw: Any) -> Created:
         raw.setdefault("name", unique("vol"))
@@ -216,22 +255,15 @@ class RbdStack:
         made.deleted = True
 
     def teardown(self) -> list[str]:
+        """Delete what the test did not, newest first, through the providers; the problems.
+        (The guard sweeps whatever this leaves.)"""
         problems = []
         for made in reversed(self.made):
             if not made.deleted:
                 try:
                     self.delete(made)
-                except Exception as e:  # keep going: the sweep below removes the rest
+                except Exception as e:
                     problems.append(f"{made.id}: {e}")
-        for name in self.pool_names:
-            with contextlib.suppress(libvirt.libvirtError):
-                pool = self.conn.storagePoolLookupByName(name)
-                if pool.isActive():
-                    pool.destroy()
-                pool.undefine()
-        for usage in self.secret_usages:
-            with contextlib.suppress(libvirt.libvirtError):
-                self.conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage).undefine()
         return problems
 
 
@@ -336,16 +368,20 @@ def test_rbd_pool_keeps_working_after_the_ceph_key_is_rotated_in_place(rbd: RbdS
                                                                        conn: libvirt.virConnect) -> None:
     old_key = ceph.key
     secret = rbd.secret(old_key)
-    pool = rbd.pool(secret.id)
+    # librados keeps retrying a refused key until client_mount_timeout (libvirt sets 30 s)
+    pool = rbd.pool(secret.id, rbd_config_options={"client_mount_timeout": "5"})
     vol = rbd.volume(pool, capacity="16MiB")
     fingerprint = secret.outs["value_fingerprint"]
+    live = conn.storagePoolLookupByUUIDString(pool.id)
+    assert 'name="client_mount_timeout" value="5"' in etree.tostring(live_config_opts(live)).decode()
 
     new_key = ceph.rotate_key()
     assert new_key != old_key
-    live = conn.storagePoolLookupByUUIDString(pool.id)
     # Ceph refuses the old key: libvirt cannot refresh the pool and stops it
+    started = time.monotonic()
     with pytest.raises(libvirt.libvirtError):
         live.refresh(0)
+    assert time.monotonic() - started < 20, "rbd_config_options did not reach librados"
     assert not live.isActive()
     assert rbd.read(pool).outs["start"] is False  # a refresh would show it
 
@@ -467,9 +503,12 @@ def test_rbd_workflow_through_the_engine_never_reveals_the_key(project: Callable
     # rotation: a new key for the same client in Ceph, then in the CephSecret, in place
     second_key = ceph.rotate_key()
     p.run("config", "set", "--secret", "cephKey", stdin=second_key)
-    plan = planned(p.preview("--diff").stdout)
-    assert "replace" not in plan and "1 to update" in plan, plan
-    p.up()
+    preview = p.preview("--diff").stdout
+    assert "replace" not in planned(preview) and "CephSecret: (update)" in preview, preview
+    # The secret's uuid is chosen at check and kept, so the preview knows it: only the secret
+    # changes, the pool that refers to it is not planned at all.
+    assert "StoragePool: (update)" not in preview and "1 to update" in planned(preview), preview
+    assert "1 updated" in planned(p.up().stdout)
     rotated = p.outputs()
     assert rotated["secret_uuid"] == out["secret_uuid"] and rotated["fingerprint"] != out["fingerprint"]
     live = conn.storagePoolLookupByUUIDString(out["pool_uuid"])

@@ -145,12 +145,15 @@ def test_ceph_key_rotation_in_place_and_key_never_in_state_or_output(project, co
     p.refresh()
     p.preview("--expect-no-changes")
 
-    # a new usage name replaces
+    # a new usage name replaces the secret; it keeps its uuid, so pools that refer to it keep working
     p.run("config", "set", "usage", usage + "-new")
     assert "replace" in p.preview().stdout
     p.up()
     third = p.outputs()
-    assert third["uuid"] != first["uuid"]
+    assert third["uuid"] == first["uuid"]
+    assert conn.secretLookupByUUIDString(third["uuid"]).usageID() == usage + "-new"
+    with pytest.raises(libvirt.libvirtError):
+        conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage)
     p.destroy()
 
     everything = p.state_text() + "\n".join(p.log)

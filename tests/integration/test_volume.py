@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -317,6 +318,23 @@ def test_read_returns_an_empty_id_when_the_volume_was_deleted_with_virsh(volumes
 
     result = volumes.provider.read(made.id, made.outs)
     assert result.id == "" and result.outs == {}
+
+
+def test_read_returns_an_empty_id_when_the_file_was_removed_behind_libvirts_back(volumes, dir_pool) -> None:
+    made = volumes.create(dir_pool.name, format="qcow2", capacity="1MiB")
+    os.unlink(made.outs["path"])  # libvirt still lists it until its pool is refreshed
+
+    result = volumes.provider.read(made.id, made.outs)
+    assert result.id == "" and result.outs == {}
+
+
+def test_read_reports_a_capacity_changed_with_qemu_img_behind_libvirts_back(volumes, dir_pool) -> None:
+    made = volumes.create(dir_pool.name, format="qcow2", capacity="16MiB")
+    subprocess.run(["qemu-img", "resize", "-q", made.outs["path"], "24M"], check=True)
+
+    result = volumes.provider.read(made.id, made.outs)
+    assert result.id == made.id
+    assert result.outs["capacity"] == 24 * MiB and result.outs["current_capacity"] == 24 * MiB
 
 
 def test_read_reports_a_capacity_changed_with_virsh_vol_resize(volumes, dir_pool) -> None:

@@ -276,16 +276,24 @@ def test_secret_value_rotation_changes_in_place():
 
 def test_unknown_secret_value_at_preview_is_a_change_without_replacement():
     olds = secret_outputs(SECRET)
-    result = CephSecretProvider().diff("id", olds, {**checked(CephSecretProvider(), SECRET), "value": Unknown()})
+    result = CephSecretProvider().diff("id", olds, {**checked(CephSecretProvider(), SECRET, olds), "value": Unknown()})
     assert result.changes is True and result.replaces == []
 
 
-def test_secret_without_a_uuid_input_does_not_replace_for_the_assigned_uuid():
-    olds = secret_outputs(SECRET)
-    news = checked(CephSecretProvider(), SECRET, olds)
-    assert news.get("uuid") is None and olds["uuid"] == SECRET_UUID
-    result = CephSecretProvider().diff(SECRET_UUID, olds, news)
-    assert result.changes is False and result.replaces == []
+def test_check_chooses_a_secret_uuid_once_and_keeps_it():
+    # chosen at check, the uuid is an input: known in every preview, so a key rotation does not
+    # make the pools that refer to the secret look changed
+    first = checked(CephSecretProvider(), SECRET)
+    assert re.fullmatch(r"[0-9a-f-]{36}", first["uuid"])
+    again = checked(CephSecretProvider(), {**SECRET, "value": OTHER_CEPH_KEY}, first)
+    assert again["uuid"] == first["uuid"]
+    olds = secret_outputs(SECRET, secret_uuid=first["uuid"])
+    result = CephSecretProvider().diff(first["uuid"], olds, again)
+    assert result.changes is True and result.replaces == []
+
+
+def test_adopting_a_secret_leaves_its_uuid_to_the_host():
+    assert checked(CephSecretProvider(), {**SECRET, "adopt": True}).get("uuid") is None
 
 
 def test_secret_with_a_different_fixed_uuid_replaces():

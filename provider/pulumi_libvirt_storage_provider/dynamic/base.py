@@ -121,8 +121,9 @@ def merge_outputs(schema: ResourceSchema, spec: dict[str, Any], computed: dict[s
     """Outputs = the canonical inputs + what libvirt reports. Every declared key is present, None
     when unset: an output missing from the state is unknown in the next preview, and a resource that
     takes it as input (a volume's uri from its pool's) would be planned for replacement."""
+    secret = _secret_names(schema)
     out: dict[str, Any] = {f.name: None for f in schema.inputs + schema.outputs if not f.policy & Policy.SECRET}
-    out.update({k: v for k, v in spec.items() if k not in _secret_names(schema)})
+    out.update({k: v for k, v in spec.items() if k not in secret})
     out.update(computed)
     return out
 

@@ -7,6 +7,7 @@ returned, and `value_fingerprint` is an HMAC keyed by the secret's uuid.
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from typing import Any
 
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -24,7 +25,15 @@ class CephSecretProvider(LibvirtProvider):
     validate = staticmethod(check_secret)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return self.run_check(olds, news, check_secret, name_key=None)
+        result = self.run_check(olds, news, check_secret, name_key=None)
+        spec = result.inputs
+        if not result.failures and spec.get("uuid") is None and not spec.get("adopt"):
+            # Choose the uuid here, once, and keep it: it is then an input, known in every preview.
+            # Otherwise a key rotation would show the uuid as unknown in the preview, and every
+            # pool whose auth refers to it as an update. A replacement (new usage name) keeps it
+            # too, so the pools that refer to the secret keep working.
+            spec["uuid"] = olds.get("uuid") if isinstance(olds.get("uuid"), str) else str(uuidlib.uuid4())
+        return result
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `uuid` is both an optional input and the output libvirt assigned: only a given one counts.

@@ -46,7 +46,8 @@ class StorageVolumeProvider(LibvirtProvider):
         name = spec["name"]
 
         def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
-            existing = volumes.find(conn, spec["pool"], name)
+            pool = volumes.active_pool(conn, spec["pool"])
+            existing = volumes.find(pool, name)
             if existing is not None:
                 if not spec.get("adopt"):
                     raise LibvirtOpError(f"a volume named {name!r} already exists in pool {spec['pool']!r}; choose "
@@ -56,7 +57,7 @@ class StorageVolumeProvider(LibvirtProvider):
                                                                            or spec.get("upload_from")):
                 raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
                                      "capacity there is nothing to create")
-            return volumes.create(conn, spec, name), False
+            return volumes.create(conn, spec, name, pool), False
 
         state, adopted = self.call(spec, run)
         return CreateResult(state.observed["key"], self._outputs(spec, state, adopted))
@@ -66,20 +67,14 @@ class StorageVolumeProvider(LibvirtProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         def run(conn: Any) -> volumes.VolumeState | str | None:
-            found = volumes.by_key(conn, id_)
+            found = volumes.by_key(conn, id_, props.get("pool"), props.get("name"))
             if found is None:
                 # libvirt finds volumes of active pools only: a stopped pool is not a deleted volume.
                 pool = pools.lookup(conn, name=props.get("pool"))
                 if pool is not None and not pool.isActive():
                     return "inactive"
                 return None
-            pool, vol = found
-            try:
-                pool.refresh(0)
-                vol = pool.storageVolLookupByName(vol.name())
-            except Exception:
-                return None
-            return volumes.state_of(pool, vol)
+            return volumes.current_state(*found)
 
         state = self.call(props, run)
         if state is None:
@@ -102,7 +97,7 @@ class StorageVolumeProvider(LibvirtProvider):
         spec = self.canonical(news)
 
         def run(conn: Any) -> volumes.VolumeState:
-            found = volumes.by_key(conn, id_)
+            found = volumes.by_key(conn, id_, olds.get("pool"), olds.get("name"))
             if found is None:
                 raise LibvirtOpError(f"volume {id_} no longer exists; run `pulumi refresh` so that it is created "
                                      "again")
@@ -119,6 +114,8 @@ class StorageVolumeProvider(LibvirtProvider):
             # Adopted volumes (and LUNs) are released, never deleted; their data is wiped first only
             # when the program asked for it (the one way to wipe a LUN, which cannot be deleted).
             if props.get("wipe_on_destroy"):
-                self.call(props, lambda conn: volumes.wipe(conn, id_, props["wipe_on_destroy"]))
+                self.call(props, lambda conn: volumes.wipe(conn, id_, props["wipe_on_destroy"],
+                                                           pool_name=props.get("pool"), name=props.get("name")))
             return
-        self.call(props, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy")))
+        self.call(props, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy"),
+                                                     pool_name=props.get("pool"), name=props.get("name")))

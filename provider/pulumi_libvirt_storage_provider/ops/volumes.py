@@ -56,16 +56,43 @@ def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
     return pool
 
 
-def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState:
+def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol,
+             pool_spec: dict[str, Any] | None = None) -> VolumeState:
+    """`pool_spec`: parse_pool() of the pool, when the caller has just read it."""
     try:
-        pool_spec = parse_pool(pool.XMLDesc(0))
+        if pool_spec is None:
+            pool_spec = parse_pool(pool.XMLDesc(0))
         observed = parse_volume(vol.XMLDesc(0))
+        if "key" not in observed:
+            observed["key"] = vol.key()
+        if "path" not in observed:
+            observed["path"] = vol.path()
     except libvirt.libvirtError as e:
         raise explain(e, f"reading volume {vol.name()}") from e
-    observed.setdefault("key", vol.key())
-    observed.setdefault("path", vol.path())
     return VolumeState(pool=pool.name(), pool_type=pool_spec["type"], observed=observed,
                        disk=disk_source(pool_spec, observed))
+
+
+def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState | None:
+    """The volume as it is now, changes made outside libvirt included; None when it is gone.
+    Where libvirt re-reads a volume on XMLDesc (files, rbd) that read is enough; elsewhere (LVM,
+    partitions, LUNs), or when the read fails (a file removed behind libvirt's back), the pool is
+    refreshed first. Refreshing costs a scan of the whole pool, on every read of every volume."""
+    try:
+        pool_spec: dict[str, Any] | None = parse_pool(pool.XMLDesc(0))
+    except libvirt.libvirtError:
+        pool_spec = None
+    if pool_spec is not None and info(pool_spec["type"]).volume_read_refreshes:
+        try:
+            return state_of(pool, vol, pool_spec)
+        except LibvirtOpError:
+            pass
+    try:
+        pool.refresh(0)
+        vol = pool.storageVolLookupByName(vol.name())
+    except libvirt.libvirtError:
+        return None
+    return state_of(pool, vol, pool_spec)
 
 
 def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | None:
@@ -77,16 +104,18 @@ def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | N
         raise explain(e, f"looking up volume {name} in pool {pool.name()}") from e
 
 
-def find(conn: libvirt.virConnect, pool_name: str, name: str) -> VolumeState | None:
-    pool = active_pool(conn, pool_name)
+def find(pool: libvirt.virStoragePool, name: str) -> VolumeState | None:
     vol = lookup(pool, name)
     return None if vol is None else state_of(pool, vol)
 
 
-def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeState:
-    """Create the volume; on any later failure it is deleted again."""
-    pool = active_pool(conn, spec["pool"])
-    pool_type = parse_pool(pool.XMLDesc(0))["type"]
+def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
+           pool: libvirt.virStoragePool | None = None) -> VolumeState:
+    """Create the volume; on any later failure it is deleted again. `pool`: the active pool
+    spec["pool"], when the caller has looked it up already."""
+    pool = pool or active_pool(conn, spec["pool"])
+    pool_spec = parse_pool(pool.XMLDesc(0))
+    pool_type = pool_spec["type"]
     t = info(pool_type)
     if not t.volume_formats:
         raise LibvirtOpError(f"a {pool_type} pool cannot create volumes; set adopt=true to manage the existing "
@@ -140,9 +169,12 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str) -> VolumeS
                 _delete_new_volumes(pool, before)
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(_quietly, lambda: vol.delete(0))
+        if source_vol is not None and vol.info()[1] < int(capacity):
+            # rbd clones at the source's size whatever the XML asks for: grow to what was asked.
+            resize(vol, int(capacity), allow_shrink=False)
         if spec.get("upload_from"):
             upload(conn, vol, spec["upload_from"], upload_size or 0)
-        result = state_of(pool, vol)
+        result = state_of(pool, vol, pool_spec)
         undo.pop_all()
         return result
 
@@ -227,7 +259,20 @@ def resize(vol: libvirt.virStorageVol, capacity: int, *, allow_shrink: bool) -> 
         raise explain(e, f"resizing volume {vol.name()} to {capacity} bytes") from e
 
 
-def by_key(conn: libvirt.virConnect, key: str) -> tuple[libvirt.virStoragePool, libvirt.virStorageVol] | None:
+def by_key(conn: libvirt.virConnect, key: str, pool_name: str | None = None, name: str | None = None
+           ) -> tuple[libvirt.virStoragePool, libvirt.virStorageVol] | None:
+    """The volume with libvirt key `key`, and its pool; None when it is gone. Given the names of its
+    pool and of the volume (from the state), it is looked up there first: a lookup by key visits
+    every pool of the host and waits for each one's lock, so one busy pool (an rbd pool on a slow
+    cluster) would stall every volume read."""
+    if pool_name and name:
+        try:
+            pool = conn.storagePoolLookupByName(pool_name)
+            vol = pool.storageVolLookupByName(name)
+            if vol.key() == key:
+                return pool, vol
+        except libvirt.libvirtError:
+            pass  # not there, or its pool is stopped: ask libvirt by key
     try:
         vol = conn.storageVolLookupByKey(key)
         return vol.storagePoolLookupByVolume(), vol
@@ -237,25 +282,28 @@ def by_key(conn: libvirt.virConnect, key: str) -> tuple[libvirt.virStoragePool, 
         raise explain(e, f"looking up volume {key}") from e
 
 
-def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None) -> None:
-    found = by_key(conn, key)
+def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: str | None = None,
+           name: str | None = None) -> None:
+    found = by_key(conn, key, pool_name, name)
     if found is None:
         return
-    _pool, vol = found
+    pool, vol = found
     try:
+        with_snapshots = info(parse_pool(pool.XMLDesc(0))["type"]).volume_delete_with_snapshots
         if wipe:
             vol.wipePattern(WIPE_ALGORITHMS[wipe], 0)
-        vol.delete(0)
+        vol.delete(libvirt.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS if with_snapshots else 0)
     except libvirt.libvirtError as e:
         if is_gone(e):
             return
         raise explain(e, f"deleting volume {key}") from e
 
 
-def wipe(conn: libvirt.virConnect, key: str, algorithm: str) -> None:
+def wipe(conn: libvirt.virConnect, key: str, algorithm: str, *, pool_name: str | None = None,
+         name: str | None = None) -> None:
     """Overwrite the volume's data with `algorithm` and keep the volume: how an adopted LUN,
     which libvirt cannot delete, is wiped on destroy. A volume already gone needs no wiping."""
-    found = by_key(conn, key)
+    found = by_key(conn, key, pool_name, name)
     if found is None:
         return
     _pool, vol = found

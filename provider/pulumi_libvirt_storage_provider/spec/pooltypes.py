@@ -72,6 +72,12 @@ class PoolTypeInfo:
     volume_wipe: bool = False
     volume_upload: bool = False
     volume_clone: bool = False
+    # Delete volumes together with their snapshots (rbd: a clone leaves a protected snapshot
+    # `libvirt-NNNN` on its source, and an image with snapshots cannot be removed).
+    volume_delete_with_snapshots: bool = False
+    # libvirt re-reads a volume from storage on every XMLDesc/info (the backend has refreshVol):
+    # reading one volume needs no refresh of its whole pool to see changes made outside libvirt.
+    volume_read_refreshes: bool = False
     needs_kernel: str = ""  # what the host kernel must offer (for docs and test markers)
     default_target: str | None = None  # what libvirt assumes when no target is given
     in_schema: bool = True  # present in libvirt 9.0's storagepool.rng
@@ -99,7 +105,7 @@ _LUNS_ONLY = "its volumes are the LUNs the storage server exports, which libvirt
 
 _FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_FORMATS,
                      default_volume_format="raw", volume_resize=True, volume_wipe=True,
-                     volume_upload=True, volume_clone=True)
+                     volume_upload=True, volume_clone=True, volume_read_refreshes=True)
 
 POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
     PoolType.DIR: PoolTypeInfo(
@@ -160,7 +166,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         target_path=FORBIDDEN, hosts=REQUIRED, max_hosts=16, source_name=REQUIRED,
         auth_types=("ceph",), rbd_options=True, volume_kind=VolumeKind.NETWORK,
         volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
-        volume_wipe=True, volume_clone=True),
+        volume_wipe=True, volume_clone=True, volume_delete_with_snapshots=True, volume_read_refreshes=True),
     PoolType.GLUSTER: PoolTypeInfo(
         doc="A Gluster volume reached through libgfapi; libvirt 9.0 lists, refreshes and deletes its "
             "files but cannot create, resize or upload them.",
@@ -182,7 +188,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
     PoolType.SHEEPDOG: PoolTypeInfo(
         doc="A Sheepdog cluster (removed from libvirt in 8.8; only for older hosts).",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, volume_kind=VolumeKind.NETWORK,
-        volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
+        volume_formats=("raw",), default_volume_format="raw", volume_resize=True, volume_read_refreshes=True,
         needs_kernel="libvirt older than 8.8 with the sheepdog backend"),
 }
 

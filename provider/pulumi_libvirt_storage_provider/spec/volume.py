@@ -72,8 +72,8 @@ VOLUME_SCHEMA = ResourceSchema(
         Field("permissions", Kind.OBJECT, PERMISSIONS.doc, R, fields=tuple(
             Field(f.name, f.kind, f.doc, R) for f in PERMISSIONS.fields)),
         QCOW2,
-        Field("wipe_on_destroy", Kind.ENUM, "Wipe the volume's data with this algorithm before deleting it on "
-              "destroy.", S, values=WIPE_ALGORITHMS),
+        Field("wipe_on_destroy", Kind.ENUM, "Wipe the volume's data with this algorithm on destroy, before deleting "
+              "it (an adopted volume, e.g. a LUN, is wiped and kept).", S, values=WIPE_ALGORITHMS),
         Field("adopt", Kind.BOOLEAN, "Take an existing volume of this name under management instead of failing. "
               "An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, "
               "iscsi-direct, scsi and mpath pools.", S, default=False),

@@ -52,7 +52,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
     qcow2: pulumi.Output[Optional[Mapping[str, Any]]]
     """qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow."""
     wipe_on_destroy: pulumi.Output[Optional[str]]
-    """Wipe the volume's data with this algorithm before deleting it on destroy."""
+    """Wipe the volume's data with this algorithm on destroy, before deleting it (an adopted volume, e.g. a LUN, is wiped and kept)."""
     adopt: pulumi.Output[bool]
     """Take an existing volume of this name under management instead of failing. An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, iscsi-direct, scsi and mpath pools."""
     key: pulumi.Output[str]
@@ -113,7 +113,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         :param upload_from: (changing it replaces the resource) A local file (on the machine running Pulumi) whose bytes are uploaded into the new volume through a libvirt stream, holes kept sparse.
         :param permissions: (changing it replaces the resource) Owner, group, mode and SELinux label of the target.
         :param qcow2: (changing it replaces the resource) qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow.
-        :param wipe_on_destroy: (a setting of this provider; no change on the host) Wipe the volume's data with this algorithm before deleting it on destroy.
+        :param wipe_on_destroy: (a setting of this provider; no change on the host) Wipe the volume's data with this algorithm on destroy, before deleting it (an adopted volume, e.g. a LUN, is wiped and kept).
         :param adopt: (a setting of this provider; no change on the host) Take an existing volume of this name under management instead of failing. An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, iscsi-direct, scsi and mpath pools.
         :param opts: Pulumi resource options.
         """

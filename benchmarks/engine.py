@@ -1,0 +1,169 @@
+"""The real engine: `pulumi up / preview / refresh / up (grow) / destroy` of a stack of N volumes,
+with the CLI from .venv/bin and a temporary file backend (tests/support/engine.py).
+
+The provider process is `benchmarks.probe` (see there), started by the engine through a
+`pulumi-resource-pulumi-python` shim put first on PATH; each command's probe report gives the
+libvirt connections that process opened, its peak memory and, with profiling, where its time
+went. A thread also watches libvirtd's own list of clients (virt-admin) for that process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.engine import BIN, Project
+
+from .hosts import scratch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STEPS = ("up", "preview", "refresh", "grow", "destroy")
+
+PROGRAM = '''
+import pulumi
+from {module} import {cls}
+
+cfg = pulumi.Config()
+fmt = cfg.get("format") or None
+for i in range(int(cfg.require("count"))):
+    {cls}(f"vol{{i}}", pool=cfg.require("pool"), name=f"vol{{i}}.{{fmt}}" if fmt else f"vol{{i}}",
+          capacity=cfg.require("capacity"), **({{"format": fmt}} if fmt else {{}}))
+'''
+
+SHIM = '''#!/bin/sh
+# benchmarks/engine.py: the dynamic provider process, observed (benchmarks/probe.py).
+exec "{python}" -u -m benchmarks.probe "$@"
+'''
+
+
+@dataclass
+class Step:
+    seconds: float
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    libvirtd_clients_peak: int | None = None  # per virt-admin, of the provider process
+
+    @property
+    def opened(self) -> int:
+        return sum(sum(p.get("libvirt_opens", {}).values()) for p in self.probes)
+
+    @property
+    def peak_kib(self) -> int | None:
+        values = [int(p["vm_hwm_kib"]) for p in self.probes if p.get("vm_hwm_kib")]
+        return max(values) if values else None
+
+    @property
+    def profiles(self) -> list[str]:
+        return [p["profile"] for p in self.probes if p.get("profile")]
+
+
+class _ClientWatch:
+    """Peak number of libvirtd clients whose unix_process_id is a provider process (virt-admin)."""
+
+    def __init__(self, probe_dir: str, interval: float = 0.2) -> None:
+        self.probe_dir = probe_dir
+        self.interval = interval
+        self.peak: int | None = None
+        self._pids_of: dict[str, str] = {}  # client id -> pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "_ClientWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _virt_admin(self, *args: str) -> str | None:
+        try:
+            proc = subprocess.run(["virt-admin", "-c", "libvirtd:///system", *args], capture_output=True,
+                                  text=True, timeout=10)
+        except (FileNotFoundError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout if proc.returncode == 0 else None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            providers = {p.name.split(".")[0] for p in pathlib.Path(self.probe_dir).glob("*.started")}
+            if not providers:
+                continue
+            listing = self._virt_admin("srv-clients-list", "libvirtd")
+            if listing is None:
+                return
+            ids = [line.split()[0] for line in listing.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
+            for cid in ids:
+                if cid not in self._pids_of:
+                    info = self._virt_admin("client-info", "libvirtd", cid) or ""
+                    pid = ""
+                    for row in info.splitlines():
+                        key, _, value = row.partition(":")
+                        if key.strip() == "unix_process_id":
+                            pid = value.strip()
+                    self._pids_of[cid] = pid
+            count = sum(1 for cid in ids if self._pids_of.get(cid) in providers)
+            self.peak = max(self.peak or 0, count)
+
+
+class Stack:
+    """A temporary project of N volumes (ours or trivial) with its own state backend."""
+
+    def __init__(self, workdir: pathlib.Path, *, trivial: bool, pool: str, n: int, fmt: str | None,
+                 capacity: str, uri: str, profile: bool = False) -> None:
+        module, cls = ("benchmarks.trivial", "TrivialVolume") if trivial else ("pulumi_libvirt_storage",
+                                                                                "StorageVolume")
+        config = {"count": str(n), "pool": pool, "capacity": capacity, "libvirt:uri": uri}
+        if fmt:
+            config["format"] = fmt
+        self.shim_dir = tempfile.mkdtemp(prefix="shim-", dir=scratch())
+        shim = pathlib.Path(self.shim_dir) / "pulumi-resource-pulumi-python"
+        shim.write_text(SHIM.format(python=BIN / "python"))
+        shim.chmod(0o755)
+        self.probe_dir = tempfile.mkdtemp(prefix="probe-", dir=scratch())
+        self.project = Project(workdir, PROGRAM.format(module=module, cls=cls), name="plsbench", stack="bench",
+                               config=config)
+        self.project.env.update({
+            "PATH": f"{self.shim_dir}:{self.project.env['PATH']}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PLS_BENCH_PROBE_DIR": self.probe_dir,
+            "PLS_BENCH_PROFILE": "1" if profile else "0",
+        })
+
+    def set_profile(self, on: bool) -> None:
+        self.project.env["PLS_BENCH_PROFILE"] = "1" if on else "0"
+
+    def step(self, name: str, *, grown: str | None = None) -> Step:
+        for f in pathlib.Path(self.probe_dir).iterdir():
+            if f.suffix in (".json", ".started"):
+                f.unlink()
+        if name == "grow":
+            assert grown is not None
+            self.project.run("config", "set", "capacity", grown)
+        args = {"up": ("up", "--yes", "--skip-preview"), "grow": ("up", "--yes", "--skip-preview"),
+                "preview": ("preview", "--expect-no-changes"), "refresh": ("refresh", "--yes", "--skip-preview"),
+                "destroy": ("destroy", "--yes", "--skip-preview")}[name]
+        with _ClientWatch(self.probe_dir) as watch:
+            started = time.perf_counter()
+            self.project.run(*args)
+            seconds = time.perf_counter() - started
+        if name == "destroy":
+            self.project.destroyed = True
+        probes = []
+        deadline = time.monotonic() + 10  # the engine stops the provider (SIGINT) as it exits
+        while True:
+            probes = [json.loads(p.read_text()) for p in pathlib.Path(self.probe_dir).glob("*.json")]
+            started_count = len(list(pathlib.Path(self.probe_dir).glob("*.started")))
+            if len(probes) >= started_count or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        return Step(seconds, probes, watch.peak)
+
+    def close(self) -> None:
+        self.project.close()

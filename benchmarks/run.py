@@ -1,0 +1,310 @@
+"""`make bench`: what a deployment costs, against the libvirt floor. See benchmarks/__init__.py.
+
+    .venv/bin/python -m benchmarks.run                 N = 50 and 200, every part
+    .venv/bin/python -m benchmarks.run --quick         N = 10, in about a minute
+    .venv/bin/python -m benchmarks.run --n 200 --parts floor,protocol
+    .venv/bin/python -m benchmarks.run --profile       also profile the provider process (pyinstrument)
+    .venv/bin/python -m benchmarks.run --rbd           also a stack on an rbd pool (one-node Ceph)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from typing import Any
+
+from . import floor, hosts, protocol
+from .floor import MiB, Phases
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PARTS = ("floor", "virsh", "protocol", "engine")
+PHASES = ("create", "read", "grow", "delete")
+# engine step -> the floor phase it does on the host
+ENGINE_FLOOR: dict[str, str | None] = {"up": "create", "preview": None, "refresh": "read", "grow": "grow", "destroy": "delete"}
+ENGINE_LABEL = {"up": "up (create)", "preview": "preview (no change)", "refresh": "refresh",
+                "grow": "up (grow)", "destroy": "destroy"}
+CAPACITY, GROWN = 64 * MiB, 128 * MiB
+
+
+@dataclasses.dataclass
+class Scenario:
+    label: str
+    n: int
+    fmt: str | None = "qcow2"
+    pool_factory: str = "dir"  # "dir" or "rbd"
+
+
+def _ms(seconds: float | None, n: int) -> str:
+    return "-" if seconds is None else f"{seconds / n * 1000:.2f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None or b <= 0 else f"{a / b:.2f}x"
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.pools = hosts.Pools()
+        self.out_dir = pathlib.Path(args.out)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.work = pathlib.Path(tempfile.mkdtemp(prefix=hosts.PREFIX + "work-"))
+        self.results: dict[str, Any] = {}
+        self.ceph_dir: str | None = None
+
+    # -- pools -------------------------------------------------------------------------
+    def pool(self, scenario: Scenario, what: str) -> str:
+        if scenario.pool_factory == "rbd":
+            from . import rbd
+            assert self.ceph_dir is not None
+            return rbd.pool(self.pools, self.ceph_dir, what)
+        return self.pools.dir_pool(what)[0]
+
+    # -- one scenario ------------------------------------------------------------------
+    def scenario(self, sc: Scenario) -> dict[str, Any]:
+        parts, n, uri, fmt = self.args.parts, sc.n, self.pools.uri, sc.fmt
+        res: dict[str, Any] = {"n": n, "label": sc.label}
+        tag = f"{sc.pool_factory}{n}"
+        if "floor" in parts:
+            log(f"[{sc.label}] floor: libvirt-python, {n} volumes")
+            res["floor"] = floor.python_floor(uri, self.pool(sc, f"{tag}-py"), n, fmt=fmt, capacity=CAPACITY,
+                                              grown=GROWN).seconds
+        if "virsh" in parts:
+            log(f"[{sc.label}] floor: one virsh process per operation, {n} volumes")
+            res["virsh"] = floor.virsh_floor(uri, self.pool(sc, f"{tag}-virsh"), n, fmt=fmt, capacity=CAPACITY,
+                                             grown=GROWN).seconds
+        if "protocol" in parts:
+            from pulumi_libvirt_storage_provider.dynamic import StorageVolumeProvider
+
+            from .trivial import TrivialVolumeProvider
+            log(f"[{sc.label}] provider protocol: ours, {n} volumes")
+            ours = protocol.run(StorageVolumeProvider(), "StorageVolume", self.pool(sc, f"{tag}-proto"), n, uri,
+                                fmt=fmt, capacity=CAPACITY, grown=GROWN)
+            log(f"[{sc.label}] provider protocol: trivial provider")
+            triv = protocol.run(TrivialVolumeProvider(), "TrivialVolume", "trivial", n, uri, fmt=fmt,
+                                capacity=CAPACITY, grown=GROWN)
+            res["protocol"] = {"ours": ours.phases.seconds, "trivial": triv.phases.seconds,
+                               "ours_report": ours.report, "trivial_report": triv.report}
+        if "engine" in parts:
+            res["engine"] = self.engine(sc, tag)
+        return res
+
+    def engine(self, sc: Scenario, tag: str) -> dict[str, Any]:
+        from .engine import STEPS, Stack
+        out: dict[str, Any] = {}
+        for kind in ("ours", "trivial"):
+            trivial = kind == "trivial"
+            pool = "trivial" if trivial else self.pool(sc, f"{tag}-engine")
+            log(f"[{sc.label}] engine: {kind}, a stack of {sc.n} volumes")
+            stack = Stack(self.work / f"{tag}-{kind}", trivial=trivial, pool=pool, n=sc.n, fmt=sc.fmt,
+                          capacity=f"{CAPACITY}", uri=self.pools.uri)
+            steps: dict[str, Any] = {}
+            try:
+                for step in STEPS:
+                    r = stack.step(step, grown=f"{GROWN}")
+                    steps[step] = {"seconds": r.seconds, "opened": r.opened, "peak_kib": r.peak_kib,
+                                   "clients_peak": r.libvirtd_clients_peak,
+                                   "provider_calls": [p.get("calls") for p in r.probes]}
+                    log(f"    {step:8s} {r.seconds:6.2f} s  connections opened {r.opened}")
+            finally:
+                stack.close()
+            out[kind] = steps
+        return out
+
+    # -- profiling ---------------------------------------------------------------------
+    def profile(self, sc: Scenario) -> dict[str, Any]:
+        from pulumi_libvirt_storage_provider.dynamic import StorageVolumeProvider
+
+        from . import profile as prof
+        from .engine import Stack
+        n, uri = sc.n, self.pools.uri
+        out: dict[str, Any] = {}
+        log(f"[profile] provider protocol, {n} volumes, pyinstrument in the provider process")
+        run = protocol.run(StorageVolumeProvider(), "StorageVolume", self.pool(sc, f"prof{n}-proto"), n, uri,
+                           fmt=sc.fmt, capacity=CAPACITY, grown=GROWN, profile=True)
+        if run.report.get("profile"):
+            prof.render_text(run.report["profile"], str(self.out_dir / f"profile-protocol-{n}.txt"))
+            out["protocol"] = prof.analyse(run.report["profile"])
+        log(f"[profile] engine: no-change preview of {n} volumes, pyinstrument in the provider process")
+        stack = Stack(self.work / f"prof{n}", trivial=False, pool=self.pool(sc, f"prof{n}-engine"), n=n,
+                      fmt=sc.fmt, capacity=f"{CAPACITY}", uri=uri)
+        try:
+            stack.step("up")
+            stack.set_profile(True)
+            step = stack.step("preview")
+            out["preview_seconds"] = step.seconds
+            if step.profiles:
+                prof.render_text(step.profiles[0], str(self.out_dir / f"profile-preview-{n}.txt"))
+                out["preview"] = prof.analyse(step.profiles[0])
+            stack.set_profile(False)
+            stack.step("destroy")
+        finally:
+            stack.close()
+        return out
+
+    def close(self) -> None:
+        removed = self.pools.remove_all()
+        if self.ceph_dir is not None:
+            from . import rbd
+            rbd.stop(self.ceph_dir)
+        self.pools.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+        hosts.remove_scratch()
+        if removed:
+            log(f"removed pools: {', '.join(removed)}")
+
+
+# -- report ----------------------------------------------------------------------------
+def report(res: dict[str, Any]) -> str:
+    n = res["n"]
+    lines = [f"== {res['label']}: N = {n} volumes =="]
+    fl, vi, pr = res.get("floor"), res.get("virsh"), res.get("protocol")
+    if fl or vi or pr:
+        rows = []
+        for ph in PHASES:
+            f = fl.get(ph) if fl else None
+            ours = pr["ours"].get(ph) if pr else None
+            triv = pr["trivial"].get(ph) if pr else None
+            own = None if ours is None or triv is None else ours - triv
+            rows.append([ph, _ms(f, n), _ms(vi.get(ph) if vi else None, n), _ms(triv, n), _ms(ours, n), _ms(own, n),
+                         _ratio(ours, f), _ratio(own, f), _ratio(vi.get(ph) if vi else None, f)])
+        lines.append("per volume, ms (protocol: one call at a time over gRPC, numbers as floats)")
+        lines.append(_table(rows, ["operation", "floor", "virsh", "trivial", "ours", "ours-triv", "ours/floor",
+                                   "(ours-triv)/floor", "virsh/floor"]))
+        if pr:
+            calls = []
+            for method in ("Check", "Create", "Read", "Diff", "Update", "Delete"):
+                o = pr["ours_report"].get("calls", {}).get(method)
+                t = pr["trivial_report"].get("calls", {}).get(method)
+                if o and t:
+                    calls.append(f"{method} {o['seconds'] / o['count'] * 1000:.2f}/{t['seconds'] / t['count'] * 1000:.2f}")
+            lines.append("server side, ms per call (ours/trivial): " + ", ".join(calls))
+            rep = pr["ours_report"]
+            lines.append(f"protocol run: libvirt connections opened {sum(rep.get('libvirt_opens', {}).values())}, "
+                         f"provider peak memory {rep.get('vm_hwm_kib', 0) / 1024:.0f} MiB "
+                         f"(trivial {pr['trivial_report'].get('vm_hwm_kib', 0) / 1024:.0f} MiB)")
+    eng = res.get("engine")
+    if eng:
+        rows = []
+        for step, floor_phase in ENGINE_FLOOR.items():
+            o, t = eng["ours"].get(step), eng["trivial"].get(step)
+            if not o or not t:
+                continue
+            f = fl.get(floor_phase) if fl and floor_phase else None
+            own = o["seconds"] - t["seconds"]
+            rows.append([ENGINE_LABEL[step], _s(f), _s(t["seconds"]), _s(o["seconds"]), _s(own),
+                         _ratio(o["seconds"], f), _ratio(own, f) if own > 0 else "-",
+                         f"{own / o['seconds']:.0%}", str(o["opened"]),
+                         "-" if o["clients_peak"] is None else str(o["clients_peak"]),
+                         "-" if not o["peak_kib"] else f"{o['peak_kib'] / 1024:.0f}"])
+        lines.append("")
+        lines.append("whole stack through the engine, s (ours-triv = our provider's cost; share = of the run)")
+        lines.append(_table(rows, ["command", "floor", "trivial", "ours", "ours-triv", "ours/floor",
+                                   "(ours-triv)/floor", "share", "conns opened", "libvirtd clients",
+                                   "peak MiB"]))
+    return "\n".join(lines)
+
+
+def profile_report(n: int, prof: dict[str, Any]) -> str:
+    lines = [f"== profile (pyinstrument, provider process), N = {n} =="]
+    if "protocol" in prof:
+        lines.append("-- protocol benchmark (create, read, grow, delete) --")
+        lines += prof["protocol"].lines()
+    if "preview" in prof:
+        b = prof["preview"]
+        wall = prof["preview_seconds"]
+        lines.append(f"-- no-change preview: {wall:.2f} s wall; our code {b.buckets['ours']:.3f} s "
+                     f"= {b.buckets['ours'] / wall:.1%} of the preview (profiled) --")
+        lines += b.lines()
+    return "\n".join(lines)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=None, help="stack sizes (default: 50 200)")
+    ap.add_argument("--quick", action="store_true", help="N = 10 (about a minute)")
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile the provider process (protocol run and a no-change preview, largest N)")
+    ap.add_argument("--rbd", action="store_true",
+                    help="also run on an rbd pool of a one-node Ceph (scripts/ceph-test-cluster.sh), N = --rbd-n")
+    ap.add_argument("--rbd-n", type=int, default=None, help="volumes on the rbd pool (default 200, 10 with --quick)")
+    ap.add_argument("--out", default=str(ROOT / "build" / "bench"),
+                    help="where results.json and the profile trees go (default build/bench)")
+    args = ap.parse_args(argv)
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        ap.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    ns = args.n or ([10] if args.quick else [50, 200])
+    rbd_n = args.rbd_n or (10 if args.quick else 200)
+
+    if args.rbd:
+        from . import rbd
+        problem = rbd.unavailable()
+        if problem:
+            print(f"--rbd: {problem}", file=sys.stderr)
+            return 2
+
+    # Ctrl-C or a kill still removes what was made (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    bench = Bench(args)
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    profiles: dict[int, Any] = {}
+    try:
+        for n in ns:
+            results.append(bench.scenario(Scenario(f"dir pool, qcow2 {CAPACITY // MiB} MiB sparse", n)))
+        if args.rbd:
+            from . import rbd
+            bench.ceph_dir = rbd.start(bench.work)
+            results.append(bench.scenario(Scenario(f"rbd pool (one-node Ceph), raw {CAPACITY // MiB} MiB", rbd_n,
+                                                   fmt=None, pool_factory="rbd")))
+        if args.profile:
+            profiles[max(ns)] = bench.profile(Scenario("profile", max(ns)))
+    finally:
+        bench.close()
+    print()
+    print(f"pulumi-libvirt-storage benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+          f"libvirt at {hosts.URI}; floor = libvirt-python in one process")
+    for res in results:
+        print()
+        print(report(res))
+    for n, prof in profiles.items():
+        print()
+        print(profile_report(n, prof))
+        print(f"(full call trees: {bench.out_dir}/profile-*-{n}.txt)")
+    (bench.out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print(f"\n{time.perf_counter() - started:.0f} s in all; raw numbers in {bench.out_dir / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
