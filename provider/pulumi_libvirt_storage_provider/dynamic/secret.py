@@ -30,8 +30,8 @@ class CephSecretProvider(LibvirtProvider):
         if not result.failures and spec.get("uuid") is None and not spec.get("adopt"):
             # Choose the uuid here, once, and keep it: it is then an input, known in every preview.
             # Otherwise a key rotation would show the uuid as unknown in the preview, and every
-            # pool whose auth refers to it as an update. A replacement (new usage name) keeps it
-            # too, so the pools that refer to the secret keep working.
+            # pool whose auth refers to it as an update. (A replacement is checked afresh by the
+            # engine, without olds, and so gets a new uuid, like a new auto-name.)
             spec["uuid"] = olds.get("uuid") if isinstance(olds.get("uuid"), str) else str(uuidlib.uuid4())
         return result
 

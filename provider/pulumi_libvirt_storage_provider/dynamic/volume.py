@@ -118,4 +118,5 @@ class StorageVolumeProvider(LibvirtProvider):
                                                            pool_name=props.get("pool"), name=props.get("name")))
             return
         self.call(props, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy"),
-                                                     pool_name=props.get("pool"), name=props.get("name")))
+                                                     pool_name=props.get("pool"), name=props.get("name"),
+                                                     pool_type=props.get("pool_type")))

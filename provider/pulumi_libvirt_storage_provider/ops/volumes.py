@@ -283,13 +283,14 @@ def by_key(conn: libvirt.virConnect, key: str, pool_name: str | None = None, nam
 
 
 def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: str | None = None,
-           name: str | None = None) -> None:
+           name: str | None = None, pool_type: str | None = None) -> None:
+    """`pool_type`: the pool's type when the caller knows it (saves reading the pool's XML)."""
     found = by_key(conn, key, pool_name, name)
     if found is None:
         return
     pool, vol = found
     try:
-        with_snapshots = info(parse_pool(pool.XMLDesc(0))["type"]).volume_delete_with_snapshots
+        with_snapshots = info(pool_type or parse_pool(pool.XMLDesc(0))["type"]).volume_delete_with_snapshots
         if wipe:
             vol.wipePattern(WIPE_ALGORITHMS[wipe], 0)
         vol.delete(libvirt.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS if with_snapshots else 0)
