@@ -28,6 +28,8 @@ APT_PACKAGES=(
   glusterfs-server glusterfs-client
   tgt libiscsi-bin
   qemu-system-x86 qemu-block-extra
+  # a remote URI (qemu+ssh://) against an sshd on 127.0.0.1
+  openssh-server openssh-client
 )
 
 install_debian_packages() {

@@ -18,7 +18,8 @@ from typing import Any
 
 from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.pool import POOL_SCHEMA
-from .spec.pooltypes import POOL_TYPE_NAMES, QEMU_IMG_FORMATS
+from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
+                             LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, QEMU_IMG_FORMATS)
 from .spec.secret import SECRET_SCHEMA
 from .spec.volume import VOLUME_SCHEMA, WIPE_ALGORITHMS
 
@@ -41,7 +42,9 @@ NAMED_ENUMS = {
 # the pool's live type).
 ALWAYS_SET_OUTPUTS = {("StoragePool", "name"), ("StorageVolume", "name"), ("StorageVolume", "pool_type"),
                       ("CephSecret", "uuid")}
-ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": QEMU_IMG_FORMATS}
+ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": QEMU_IMG_FORMATS,
+         "SourceFormat": tuple(dict.fromkeys(FS_FORMATS + NETFS_FORMATS + DISK_FORMATS + LOGICAL_FORMATS)),
+         "BuildMode": (BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE)}
 
 _SCALAR = {Kind.STRING: "str", Kind.INTEGER: "int", Kind.BOOLEAN: "bool", Kind.SIZE: "Union[int, str]",
            Kind.MODE: "str", Kind.UID: "int", Kind.PATH: "str"}

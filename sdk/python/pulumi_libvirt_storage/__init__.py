@@ -14,6 +14,8 @@ __all__ = [
     'PoolType',
     'WipeAlgorithm',
     'VolumeFormat',
+    'SourceFormat',
+    'BuildMode',
     'StoragePoolTargetArgs',
     'StoragePoolTargetPermissionsArgs',
     'StoragePoolSourceArgs',

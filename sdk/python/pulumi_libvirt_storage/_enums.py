@@ -52,3 +52,38 @@ class VolumeFormat(str, Enum):
     PLOOP = 'ploop'
     LUKS = 'luks'
     HOST_DEVICE = 'host_device'
+
+
+class SourceFormat(str, Enum):
+    AUTO = 'auto'
+    EXT2 = 'ext2'
+    EXT3 = 'ext3'
+    EXT4 = 'ext4'
+    UFS = 'ufs'
+    ISO9660 = 'iso9660'
+    UDF = 'udf'
+    GFS = 'gfs'
+    GFS2 = 'gfs2'
+    VFAT = 'vfat'
+    HFS_PLUS = 'hfs+'
+    XFS = 'xfs'
+    OCFS2 = 'ocfs2'
+    VMFS = 'vmfs'
+    NFS = 'nfs'
+    GLUSTERFS = 'glusterfs'
+    CIFS = 'cifs'
+    UNKNOWN = 'unknown'
+    DOS = 'dos'
+    DVH = 'dvh'
+    GPT = 'gpt'
+    MAC = 'mac'
+    BSD = 'bsd'
+    PC98 = 'pc98'
+    SUN = 'sun'
+    LVM2 = 'lvm2'
+
+
+class BuildMode(str, Enum):
+    NORMAL = 'normal'
+    NO_OVERWRITE = 'no_overwrite'
+    OVERWRITE = 'overwrite'
