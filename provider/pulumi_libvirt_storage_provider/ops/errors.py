@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import libvirt
 
 GONE_CODES = frozenset({libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_SECRET})
@@ -32,3 +34,12 @@ def explain(e: libvirt.libvirtError, action: str) -> LibvirtOpError:
     code = e.get_error_code()
     hint = _HINTS.get(code, "")
     return LibvirtOpError(f"{action}: {e.get_error_message()} (libvirt error code {code}). {hint}".rstrip(), e)
+
+
+def undo_quietly(fn: Callable[[], object]) -> None:
+    """Run one step of a rollback. A rollback step that fails must not hide the error that caused
+    the rollback, so libvirt errors here are dropped."""
+    try:
+        fn()
+    except libvirt.libvirtError:
+        pass

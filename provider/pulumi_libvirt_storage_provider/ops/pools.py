@@ -10,7 +10,7 @@ import libvirt
 
 from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, default_target_path
 from ..xml.pool import parse_pool, pool_xml
-from .errors import LibvirtOpError, explain, is_gone
+from .errors import LibvirtOpError, explain, is_gone, undo_quietly
 
 BUILD_FLAGS = {
     "normal": 0,
@@ -88,18 +88,18 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
             pool = conn.storagePoolDefineXML(pool_xml(spec), 0)
         except libvirt.libvirtError as e:
             raise explain(e, f"defining pool {name}") from e
-        undo.callback(_quietly, pool.undefine)
+        undo.callback(undo_quietly, pool.undefine)
         if spec.get("build"):
             built = _build(pool, spec)
             if built and spec["type"] in ("dir", "netfs"):
                 # Undo only what is cheap and safe: an empty directory we made.
-                undo.callback(_quietly, lambda: pool.delete(0))
+                undo.callback(undo_quietly, lambda: pool.delete(0))
         if spec.get("start", True):
             try:
                 pool.create(0)
             except libvirt.libvirtError as e:
                 raise explain(e, f"starting pool {name}") from e
-            undo.callback(_quietly, pool.destroy)
+            undo.callback(undo_quietly, pool.destroy)
         if spec.get("autostart", True):
             try:
                 pool.setAutostart(1)
@@ -122,12 +122,6 @@ def _build(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> bool:
             return False
         raise explain(e, f"building pool {spec['name']} (build_mode {mode})") from e
 
-
-def _quietly(fn: Any) -> None:
-    try:
-        fn()
-    except libvirt.libvirtError:
-        pass
 
 
 def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[str, Any], *, restart: bool,

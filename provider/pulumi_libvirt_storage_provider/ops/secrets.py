@@ -11,7 +11,7 @@ import libvirt
 
 from ..spec.secret import decode_key, fingerprint
 from ..xml.secret import parse_secret, secret_xml
-from .errors import LibvirtOpError, explain, is_gone
+from .errors import LibvirtOpError, explain, is_gone, undo_quietly
 
 
 @dataclass
@@ -68,7 +68,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> tuple[SecretState,
             secret = conn.secretDefineXML(secret_xml(spec, uuid), 0)
         except libvirt.libvirtError as e:
             raise explain(e, f"defining secret {spec['usage_name']!r}") from e
-        undo.callback(_quietly, secret.undefine)
+        undo.callback(undo_quietly, secret.undefine)
         _set_value(secret, spec["value"])
         result = state_of(secret)
         undo.pop_all()
@@ -108,10 +108,3 @@ def delete(conn: libvirt.virConnect, uuid: str) -> None:
         if is_gone(e):
             return
         raise explain(e, f"undefining secret {uuid}") from e
-
-
-def _quietly(fn: Any) -> None:
-    try:
-        fn()
-    except libvirt.libvirtError:
-        pass

@@ -14,7 +14,7 @@ from ..spec.pooltypes import VolumeKind, info
 from ..xml.disk import disk_source, disk_xml
 from ..xml.pool import parse_pool
 from ..xml.volume import parse_volume, volume_xml
-from .errors import LibvirtOpError, explain, is_gone
+from .errors import LibvirtOpError, explain, is_gone, undo_quietly
 
 WIPE_ALGORITHMS = {
     "zero": libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO, "nnsa": libvirt.VIR_STORAGE_VOL_WIPE_ALG_NNSA,
@@ -168,7 +168,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
                 # libvirt 9.0 checks a partition's name only after parted made it: remove it again.
                 _delete_new_volumes(pool, before)
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
-        undo.callback(_quietly, lambda: vol.delete(0))
+        undo.callback(undo_quietly, lambda: vol.delete(0))
         if source_vol is not None and vol.info()[1] < int(capacity):
             # rbd clones at the source's size whatever the XML asks for: grow to what was asked.
             resize(vol, int(capacity), allow_shrink=False)
@@ -314,10 +314,3 @@ def wipe(conn: libvirt.virConnect, key: str, algorithm: str, *, pool_name: str |
         if is_gone(e):
             return
         raise explain(e, f"wiping volume {key} ({algorithm})") from e
-
-
-def _quietly(fn: Any) -> None:
-    try:
-        fn()
-    except libvirt.libvirtError:
-        pass
