@@ -103,7 +103,11 @@ class StorageVolumeProvider(LibvirtProvider):
                                      "again")
             pool, vol = found
             if spec.get("capacity") is not None and spec.get("capacity") != olds.get("capacity"):
-                volumes.resize(vol, spec["capacity"], allow_shrink=bool(spec.get("allow_shrink")))
+                current = olds.get("current_capacity")
+                volumes.resize(vol, spec["capacity"], allow_shrink=bool(spec.get("allow_shrink")),
+                               current=int(current) if isinstance(current, (int, float)) else None)
+                if isinstance(olds.get("pool_type"), str) and isinstance(olds.get("disk"), dict):
+                    return volumes.resized_state(pool, vol, olds["pool_type"], olds["disk"])
             return volumes.state_of(pool, vol)
 
         state = self.call(spec, run)

@@ -73,6 +73,30 @@ def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol,
                        disk=disk_source(pool_spec, observed))
 
 
+def resized_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_type: str,
+                  disk: dict[str, Any]) -> VolumeState:
+    """The state after a resize, which changes sizes only: the pool and the domain disk source
+    are those read before, so the pool's XML is not read again."""
+    try:
+        observed = parse_volume(vol.XMLDesc(0))
+    except libvirt.libvirtError as e:
+        raise explain(e, f"reading volume {vol.name()}") from e
+    observed.setdefault("key", vol.key())
+    observed.setdefault("path", vol.path())
+    return VolumeState(pool=pool.name(), pool_type=pool_type, observed=observed, disk=_whole_numbers(disk))
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Values as they were before the wire turned every number into a float."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState | None:
     """The volume as it is now, changes made outside libvirt included; None when it is gone.
     Where libvirt re-reads a volume on XMLDesc (files, rbd) that read is enough; elsewhere (LVM,
@@ -243,8 +267,11 @@ def upload(conn: libvirt.virConnect, vol: libvirt.virStorageVol, path: str, size
         os.close(fd)
 
 
-def resize(vol: libvirt.virStorageVol, capacity: int, *, allow_shrink: bool) -> None:
-    current = vol.info()[1]
+def resize(vol: libvirt.virStorageVol, capacity: int, *, allow_shrink: bool, current: int | None = None) -> None:
+    """`current`: the capacity the state last saw, when known (saves a call). If it is stale and the
+    volume is in fact larger, libvirt itself refuses to shrink without the SHRINK flag."""
+    if current is None:
+        current = vol.info()[1]
     if capacity == current:
         return
     flags = 0
