@@ -82,3 +82,13 @@ def nothing_left_behind(request: pytest.FixtureRequest):
     left = after - before
     if left:
         pytest.fail(f"left behind on the host: {sorted(left)}")
+
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    """Say how many tests ran through the real Pulumi engine: none may be skipped."""
+    stats = terminalreporter.stats
+    ran = sum(1 for outcome in ("passed", "failed") for r in stats.get(outcome, [])
+              if r.when == "call" and "engine" in r.keywords)
+    skipped = sum(1 for r in stats.get("skipped", []) if "engine" in r.keywords)
+    terminalreporter.write_line(f"real Pulumi engine tests run: {ran}, skipped: {skipped}")
