@@ -13,8 +13,21 @@ URI = os.environ.get("LIBVIRT_DEFAULT_URI") or "qemu:///system"
 PREFIX = "plstest-"  # every object a test creates carries this prefix
 
 
+#: Names `unique()` gave out during the running test: the guard below looks at these only, since
+#: other sessions may share this libvirtd and the prefix.
+NAMED_BY_THIS_TEST: set[str] = set()
+
+
 def unique(what: str) -> str:
-    return f"{PREFIX}{what}-{uuid.uuid4().hex[:8]}"
+    name = f"{PREFIX}{what}-{uuid.uuid4().hex[:8]}"
+    NAMED_BY_THIS_TEST.add(name)
+    return name
+
+
+def made_by_this_test(item: str) -> bool:
+    """`item` is "pool:NAME" or "secret:USAGE"; names derived from a unique() name count too."""
+    name = item.split(":", 1)[1]
+    return any(name.startswith(made) for made in NAMED_BY_THIS_TEST)
 
 
 class _Reconnecting:
@@ -71,15 +84,15 @@ def _leftovers(connection: libvirt.virConnect) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest):
-    """Tests clean up after themselves: fail a test that leaves a pool or secret it made."""
+    """Tests clean up after themselves: fail a test that leaves a pool or secret it named. Runs its
+    check after every other fixture of the test has torn down."""
+    NAMED_BY_THIS_TEST.clear()
     if "conn" not in request.fixturenames:
         yield
         return
     connection = request.getfixturevalue("conn")
-    before = _leftovers(connection)
     yield
-    after = _leftovers(connection)
-    left = after - before
+    left = {item for item in _leftovers(connection) if made_by_this_test(item)}
     if left:
         pytest.fail(f"left behind on the host: {sorted(left)}")
 

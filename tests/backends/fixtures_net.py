@@ -27,8 +27,7 @@ import libvirt
 import pytest
 
 from pulumi_libvirt_storage_provider.xml.schema import schema_errors
-from tests.conftest import URI, _leftovers
-from tests.conftest import unique as _unique_name
+from tests.conftest import URI
 from tests.support.engine import Project
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -40,32 +39,9 @@ GLUSTER_DIR = pathlib.Path(os.environ.get("PLS_GLUSTER_TEST_DIR", "/var/tmp/plst
 ISCSI_DIR = pathlib.Path(os.environ.get("PLS_ISCSI_TEST_DIR", "/var/tmp/plstest-iscsi"))
 
 
-# -- names, and the guard against leftovers -------------------------------------------------------
+# -- names and the leftover guard: the root's (tests/conftest.py), re-exported for these modules ----
 
-_NAMED_BY_THIS_TEST: set[str] = set()
-
-
-def unique(what: str) -> str:
-    """tests.conftest.unique, remembered so that the guard below knows what this test named."""
-    name = _unique_name(what)
-    _NAMED_BY_THIS_TEST.add(name)
-    return name
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The root guard (tests/conftest.py), narrowed to what this test named, as the integration tier
-    does: other sessions share this libvirtd and the "plstest-" prefix, and a pool or secret they make
-    meanwhile must not fail these tests. A module imports it to override the root guard."""
-    _NAMED_BY_THIS_TEST.clear()
-    if "conn" not in request.fixturenames:
-        yield
-        return
-    connection = request.getfixturevalue("conn")
-    yield
-    left = {item for item in _leftovers(connection) if item.split(":", 1)[1] in _NAMED_BY_THIS_TEST}
-    if left:
-        pytest.fail(f"left behind on the host: {sorted(left)}")
+from tests.conftest import nothing_left_behind, unique  # noqa: E402,F401
 
 
 # -- the servers ---------------------------------------------------------------------------------

@@ -29,8 +29,7 @@ from lxml import etree
 
 from pulumi_libvirt_storage_provider.dynamic import (CephSecretProvider, StoragePoolProvider,
                                                      StorageVolumeProvider)
-from tests.conftest import URI
-from tests.conftest import unique as _unique_name
+from tests.conftest import NAMED_BY_THIS_TEST, URI, unique
 from tests.support.engine import Project
 
 from .conftest import CephCluster
@@ -41,27 +40,17 @@ MiB = 1024**2
 
 # -- names, and a guard narrowed to what this test made ---------------------------------------
 
-_NAMED_BY_THIS_TEST: set[str] = set()
-
-
-def unique(what: str) -> str:
-    """tests.conftest.unique, remembered so that the guard below knows what this test made."""
-    name = _unique_name(what)
-    _NAMED_BY_THIS_TEST.add(name)
-    return name
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     """No domain, pool or secret this test named is left in libvirt, and no image in Ceph.
     Runs after every other fixture of the test has torn down; whatever is still there is removed
     (so that one failure does not spill into the next test) and fails the test. Narrowed to this
     test's names: other sessions share this libvirtd and the "plstest-" prefix."""
-    _NAMED_BY_THIS_TEST.clear()
+    NAMED_BY_THIS_TEST.clear()
     conn = request.getfixturevalue("conn")
     cluster = request.getfixturevalue("ceph") if "ceph" in request.fixturenames else None
     yield
-    left = sweep(conn, cluster, _NAMED_BY_THIS_TEST)
+    left = sweep(conn, cluster, NAMED_BY_THIS_TEST)
     if left:
         pytest.fail(f"left behind (removed now): {sorted(left)}")
 

@@ -17,38 +17,11 @@ from lxml import etree
 
 from pulumi_libvirt_storage_provider.dynamic import (CephSecretProvider, StoragePoolProvider,
                                                      StorageVolumeProvider)
-from tests.conftest import URI, _leftovers
-from tests.conftest import unique as _unique_name
+from tests.conftest import URI, unique  # noqa: F401  (re-exported for the tier's tests)
 
 MiB = 1024**2
 
-# -- names, and the guard against leftovers ---------------------------------------------------
-
-_NAMED_BY_THIS_TEST: set[str] = set()
-
-
-def unique(what: str) -> str:
-    """tests.conftest.unique, remembered so that the guard below knows what this test made."""
-    name = _unique_name(what)
-    _NAMED_BY_THIS_TEST.add(name)
-    return name
-
-
-@pytest.fixture(autouse=True)
-def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The root guard, narrowed to what this test named. Other sessions share this libvirtd and
-    the "plstest-" prefix: a pool they make while one of these tests runs would otherwise fail
-    it. Runs its check after every other fixture of the test has torn down."""
-    _NAMED_BY_THIS_TEST.clear()
-    if "conn" not in request.fixturenames:
-        yield
-        return
-    connection = request.getfixturevalue("conn")
-    yield
-    left = {item for item in _leftovers(connection) if item.split(":", 1)[1] in _NAMED_BY_THIS_TEST}
-    if left:
-        pytest.fail(f"left behind on the host: {sorted(left)}")
-
+# -- names: tests.conftest.unique, whose names the root guard (nothing_left_behind) watches --------
 
 
 # -- looking at the host ----------------------------------------------------------------------
