@@ -241,6 +241,7 @@ pulumi.export("disk_xml", image.disk_xml)
 '''
 
 
+@pytest.mark.engine
 def test_gluster_pool_and_adopted_file_through_the_engine(net_project, conn, gluster, net_cleanup,
                                                           tmp_path) -> None:
     sub_dir, file_name = unique("gleng"), "base.raw"

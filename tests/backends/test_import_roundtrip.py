@@ -86,6 +86,7 @@ def test_secret_definition_round_trips(conn) -> None:
         secret.undefine()
 
 
+@pytest.mark.engine
 def test_generated_program_adopts_the_host_storage_through_the_engine(conn, tmp_path: pathlib.Path) -> None:
     name = unique("adoptme")
     path = tmp_path / "pool"

@@ -252,6 +252,7 @@ pulumi.export("disk_xml", lun.disk_xml)
 '''
 
 
+@pytest.mark.engine
 def test_iscsi_direct_pool_and_adopted_lun_through_the_engine(net_project, conn, iscsi_target) -> None:
     name = unique("iscsieng")
     p = net_project(PROGRAM, config={"pool": name, "host": iscsi_target.host, "port": str(iscsi_target.port),

@@ -93,6 +93,7 @@ def test_fs_pool_with_no_overwrite_keeps_existing_data(device: str, conn, tmp_pa
         pools.delete(created.id, created.outs)
 
 
+@pytest.mark.engine
 def test_fs_pool_through_the_engine(device: str, conn, tmp_path: pathlib.Path) -> None:
     name = unique("fseng")
     mnt = tmp_path / "mnt"
