@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .spec.pool import POOL_SCHEMA
+from .spec.pooltypes import info
 from .spec.units import format_size
 from .xml.pool import parse_pool
 from .xml.secret import parse_secret
@@ -42,7 +43,8 @@ def volume_args(xml: str, pool: str, pool_type: str | None = None) -> dict[str, 
     args: dict[str, Any] = {"pool": pool, "name": v["name"], "capacity": v.get("capacity")}
     if pool_type:
         args["pool_type"] = pool_type
-    if v.get("format") and pool_type not in ("iscsi", "iscsi-direct", "scsi", "mpath"):
+    # LUNs (pools whose volumes libvirt cannot create) have no format to declare
+    if v.get("format") and not (pool_type and not info(pool_type).volume_formats):
         args["format"] = v["format"]
     for key in ("backing_store", "qcow2"):
         if v.get(key):

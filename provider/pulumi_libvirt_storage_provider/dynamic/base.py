@@ -117,6 +117,17 @@ def _unwrap_secrets(value: Any) -> Any:
     return value
 
 
+def whole_numbers(value: Any) -> Any:
+    """A value from the wire (where every number became a float) with its whole numbers as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
 def merge_outputs(schema: ResourceSchema, spec: dict[str, Any], computed: dict[str, Any]) -> dict[str, Any]:
     """Outputs = the canonical inputs + what libvirt reports. Every declared key is present, None
     when unset: an output missing from the state is unknown in the next preview, and a resource that

@@ -83,11 +83,7 @@ class StoragePoolProvider(LibvirtProvider):
         state = self.call(props, lambda conn: pools.read(conn, id_))
         if state is None:
             return ReadResult(id_="", outs={})
-        stored = self.inputs_only(props)
-        live = dict(stored)
-        for key in _XML_FIELDS:
-            if stored.get(key) is not None:
-                live[key] = overlay(stored[key], state.observed.get(key))
+        live = _as_live(self.inputs_only(props), state.observed)
         live["start"], live["autostart"] = state.active, state.autostart
         return ReadResult(id_=state.uuid, outs=self._outputs(live, state, bool(props.get("adopted"))))
 
@@ -119,11 +115,15 @@ class StoragePoolProvider(LibvirtProvider):
                                                    delete_storage=bool(props.get("delete_storage_on_destroy"))))
 
 
-def _xml_differences(spec: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
-    diffs = {}
+def _as_live(spec: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with the live value (from the pool's XML) of every XML field the user set."""
+    live = dict(spec)
     for key in _XML_FIELDS:
         if spec.get(key) is not None:
-            live = overlay(spec[key], observed.get(key))
-            if live != spec[key]:
-                diffs[key] = observed.get(key)
-    return diffs
+            live[key] = overlay(spec[key], observed.get(key))
+    return live
+
+
+def _xml_differences(spec: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+    live = _as_live(spec, observed)
+    return {key: observed.get(key) for key in _XML_FIELDS if live.get(key) != spec.get(key)}

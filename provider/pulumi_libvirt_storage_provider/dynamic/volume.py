@@ -11,7 +11,7 @@ from ..ops.errors import LibvirtOpError
 from ..spec.fields import is_unknown
 from ..spec.pooltypes import info
 from ..spec.volume import VOLUME_SCHEMA, check_volume
-from .base import LibvirtProvider, merge_outputs
+from .base import LibvirtProvider, merge_outputs, whole_numbers
 
 
 class StorageVolumeProvider(LibvirtProvider):
@@ -107,7 +107,8 @@ class StorageVolumeProvider(LibvirtProvider):
                 volumes.resize(vol, spec["capacity"], allow_shrink=bool(spec.get("allow_shrink")),
                                current=int(current) if isinstance(current, (int, float)) else None)
                 if isinstance(olds.get("pool_type"), str) and isinstance(olds.get("disk"), dict):
-                    return volumes.resized_state(pool, vol, olds["pool_type"], olds["disk"])
+                    known_disk = (olds["pool_type"], whole_numbers(olds["disk"]))
+                    return volumes.state_of(pool, vol, known_disk=known_disk)
             return volumes.state_of(pool, vol)
 
         state = self.call(spec, run)

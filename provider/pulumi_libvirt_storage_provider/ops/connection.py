@@ -14,6 +14,8 @@ from typing import Callable, TypeVar
 
 import libvirt
 
+from .errors import LibvirtOpError
+
 T = TypeVar("T")
 
 _LOCK = threading.Lock()
@@ -40,7 +42,6 @@ def _open(uri: str) -> libvirt.virConnect:
     try:
         conn = libvirt.open(uri or None)
     except libvirt.libvirtError as e:
-        from .errors import LibvirtOpError
         raise LibvirtOpError(f"cannot connect to libvirt at {uri or 'the default URI'}: {e.get_error_message()}. "
                              "Check that libvirtd runs there and that the URI (resource uri, stack config "
                              "libvirt:uri or LIBVIRT_DEFAULT_URI) is right.", e) from e
@@ -76,8 +77,6 @@ def _drop(uri: str, conn: libvirt.virConnect) -> None:
 def call(uri: str, fn: Callable[[libvirt.virConnect], T]) -> T:
     """Run fn(connection); when the connection turns out to be closed, reopen it and run fn again
     once. fn must be safe to repeat after a failure that lost the connection."""
-    from .errors import LibvirtOpError  # ops functions wrap libvirt errors with their codes
-
     conn = connection(uri)
     try:
         return fn(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -38,7 +39,6 @@ def state_of(secret: libvirt.virSecret) -> SecretState:
     fp = None
     if not observed.get("private"):
         try:
-            import base64
             fp = fingerprint(base64.b64encode(secret.value()).decode(), secret.UUIDString())
         except libvirt.libvirtError:
             fp = None  # no value set

@@ -56,45 +56,26 @@ def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
     return pool
 
 
-def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol,
-             pool_spec: dict[str, Any] | None = None) -> VolumeState:
-    """`pool_spec`: parse_pool() of the pool, when the caller has just read it."""
+def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec: dict[str, Any] | None = None,
+             *, known_disk: tuple[str, dict[str, Any]] | None = None) -> VolumeState:
+    """`pool_spec`: parse_pool() of the pool, when the caller has just read it. `known_disk`:
+    (pool type, disk source) still valid from before, e.g. after a resize, which changes sizes
+    only; the pool's XML is then not read at all."""
     try:
-        if pool_spec is None:
-            pool_spec = parse_pool(pool.XMLDesc(0))
         observed = parse_volume(vol.XMLDesc(0))
         if "key" not in observed:
             observed["key"] = vol.key()
         if "path" not in observed:
             observed["path"] = vol.path()
+        if known_disk is not None:
+            pool_type, disk = known_disk
+        else:
+            if pool_spec is None:
+                pool_spec = parse_pool(pool.XMLDesc(0))
+            pool_type, disk = pool_spec["type"], disk_source(pool_spec, observed)
     except libvirt.libvirtError as e:
         raise explain(e, f"reading volume {vol.name()}") from e
-    return VolumeState(pool=pool.name(), pool_type=pool_spec["type"], observed=observed,
-                       disk=disk_source(pool_spec, observed))
-
-
-def resized_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_type: str,
-                  disk: dict[str, Any]) -> VolumeState:
-    """The state after a resize, which changes sizes only: the pool and the domain disk source
-    are those read before, so the pool's XML is not read again."""
-    try:
-        observed = parse_volume(vol.XMLDesc(0))
-    except libvirt.libvirtError as e:
-        raise explain(e, f"reading volume {vol.name()}") from e
-    observed.setdefault("key", vol.key())
-    observed.setdefault("path", vol.path())
-    return VolumeState(pool=pool.name(), pool_type=pool_type, observed=observed, disk=_whole_numbers(disk))
-
-
-def _whole_numbers(value: Any) -> Any:
-    """Values as they were before the wire turned every number into a float."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(v) for v in value]
-    return value
+    return VolumeState(pool=pool.name(), pool_type=pool_type, observed=observed, disk=disk)
 
 
 def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState | None:

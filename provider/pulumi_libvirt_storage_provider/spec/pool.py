@@ -10,7 +10,7 @@ from typing import Any
 
 from .fields import Failures, Field, Kind, Policy, ResourceSchema, contains_unknown, is_unknown, normalize
 from .pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, FORBIDDEN, POOL_TYPE_NAMES,
-                        REQUIRED, PoolType, info)
+                        REQUIRED, info)
 from .units import SpecError
 
 R, U, RS, S, C = Policy.REPLACE, Policy.UPDATE, Policy.RESTART, Policy.STATE, Policy.COMPUTED
@@ -192,6 +192,7 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     if is_unknown(pool_type):
         return spec
     t = info(pool_type)
+    iscsi = t.initiator is not FORBIDDEN  # its "device" is the target's IQN, not a device path
     failures: list[SpecError] = []
     # A whole target or source may be unknown in a preview (another resource's output): then its
     # parts count as present and their rules wait for the real values.
@@ -213,7 +214,7 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
         failures.append(SpecError("target.permissions", f"does not apply to a {pool_type} pool; remove it"))
     _need(failures, t.hosts, present(source.get("hosts")), "source.hosts", pool_type, "[{name: ..., port: ...}]")
     _need(failures, t.devices, present(source.get("devices")), "source.devices", pool_type,
-          "[{path: ...}]" if pool_type not in ("iscsi", "iscsi-direct") else "[{path: <target IQN>}]")
+          "[{path: <target IQN>}]" if iscsi else "[{path: ...}]")
     _need(failures, t.source_dir, present(source.get("dir")), "source.dir", pool_type, "the exported directory")
     _need(failures, t.source_name, present(source.get("name")), "source.name", pool_type, "the name")
     _need(failures, t.adapter, present(source.get("adapter")), "source.adapter", pool_type,
@@ -227,14 +228,14 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     if isinstance(devices, list) and len(devices) > t.max_devices:
         failures.append(SpecError("source.devices", f"a {pool_type} pool takes at most {t.max_devices} device(s), "
                                   f"got {len(devices)}"))
-    if pool_type in ("iscsi", "iscsi-direct"):
+    if iscsi:
         for i, dev in enumerate(devices if isinstance(devices, list) else []):
             if isinstance(dev, dict) and isinstance(dev.get("path"), str) and not is_unknown(dev["path"]):
                 try:
                     check_iqn(dev["path"], f"source.devices[{i}].path")
                 except SpecError as e:
                     failures.append(e)
-    elif pool_type in ("fs", "disk", "logical", "zfs"):
+    elif t.devices is not FORBIDDEN:
         for i, dev in enumerate(devices if isinstance(devices, list) else []):
             if (isinstance(dev, dict) and isinstance(dev.get("path"), str) and not is_unknown(dev["path"])
                     and not dev["path"].startswith("/")):

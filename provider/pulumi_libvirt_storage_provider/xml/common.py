@@ -6,6 +6,8 @@ from typing import Any
 
 from lxml import etree
 
+from ..spec.units import parse_size
+
 
 def sub(parent: etree._Element, tag: str, /, text: Any = None, **attrs: Any) -> etree._Element:
     """A child element; attributes whose value is None are left out."""
@@ -18,6 +20,13 @@ def sub(parent: etree._Element, tag: str, /, text: Any = None, **attrs: Any) -> 
 def child_text(parent: etree._Element, path: str) -> str | None:
     el = parent.find(path)
     return el.text.strip() if el is not None and el.text is not None else None
+
+
+def size_in_bytes(el: etree._Element | None) -> int | None:
+    """A libvirt scaled integer element (<capacity unit='KiB'>12</capacity>) in bytes."""
+    if el is None or el.text is None:
+        return None
+    return int(el.text) * parse_size(f"1{el.get('unit') or 'B'}", el.tag)
 
 
 def to_string(root: etree._Element) -> str:

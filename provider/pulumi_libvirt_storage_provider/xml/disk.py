@@ -7,6 +7,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..spec.pooltypes import DISK_VOLUME_FORMATS, VolumeKind, info
 from .common import sub, to_string
 
 # Domain disks name the secret's usage type after the protocol.
@@ -17,11 +18,12 @@ def disk_source(pool: dict[str, Any], volume: dict[str, Any]) -> dict[str, Any]:
     """A plain description of the disk: {"type", "driver_type", and "file" | "dev" |
     "protocol", "name", "hosts", "auth"}. `pool` is parse_pool() output, `volume` parse_volume()."""
     fmt = volume.get("format") or "raw"
-    if fmt in ("none", "linux", "fat16", "fat32", "linux-swap", "linux-lvm", "linux-raid", "extended", "iso"):
+    if fmt in DISK_VOLUME_FORMATS or fmt == "iso":
         fmt = "raw"  # partitions and ISO images are opened raw by QEMU
     pool_type = pool.get("type")
     source = pool.get("source") or {}
-    if pool_type in ("rbd", "gluster", "iscsi-direct", "sheepdog"):
+    kind = info(pool_type).volume_kind
+    if kind is VolumeKind.NETWORK:
         if pool_type == "rbd":
             protocol, name = "rbd", f"{source.get('name')}/{volume.get('name')}"
         elif pool_type == "gluster":
@@ -45,7 +47,7 @@ def disk_source(pool: dict[str, Any], volume: dict[str, Any]) -> dict[str, Any]:
         if pool_type == "iscsi-direct" and source.get("initiator_iqn"):
             disk["initiator_iqn"] = source["initiator_iqn"]
         return disk
-    if volume.get("type") == "block" or pool_type in ("logical", "disk", "iscsi", "scsi", "mpath", "zfs"):
+    if volume.get("type") == "block" or kind is VolumeKind.BLOCK:
         return {"type": "block", "driver_type": fmt, "dev": volume.get("path")}
     return {"type": "file", "driver_type": fmt, "file": volume.get("path")}
 

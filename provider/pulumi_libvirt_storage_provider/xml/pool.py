@@ -11,7 +11,7 @@ from typing import Any
 from lxml import etree
 
 from ..spec.pooltypes import FORBIDDEN, default_target_path, info
-from .common import child_text, permissions_from, permissions_to, prune, sub, to_string
+from .common import child_text, permissions_from, permissions_to, prune, size_in_bytes, sub, to_string
 
 FS_NS = "http://libvirt.org/schemas/storagepool/fs/1.0"
 RBD_NS = "http://libvirt.org/schemas/storagepool/rbd/1.0"
@@ -154,13 +154,6 @@ def parse_pool(xml: str) -> dict[str, Any]:
         if root.find(key) is not None:
             spec[key] = child_text(root, key)
     for key in ("capacity", "allocation", "available"):
-        el = root.find(key)
-        if el is not None and el.text:
-            spec[key] = int(el.text) * _unit(el.get("unit"))
+        spec[key] = size_in_bytes(root.find(key))
     return prune(spec)
-
-
-def _unit(unit: str | None) -> int:
-    from ..spec.units import parse_size
-    return parse_size(f"1{unit or 'B'}", "unit")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from lxml import etree
 
-from .common import child_text, permissions_from, permissions_to, prune, sub, to_string
+from .common import child_text, permissions_from, permissions_to, prune, size_in_bytes, sub, to_string
 
 
 def volume_xml(spec: dict[str, Any], name: str, capacity: int, fmt: str | None, *, sparse: bool = True) -> str:
@@ -47,11 +47,7 @@ def parse_volume(xml: str) -> dict[str, Any]:
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
 
     def size(tag: str) -> int | None:
-        el = root.find(tag)
-        if el is None or el.text is None:
-            return None
-        from ..spec.units import parse_size
-        return int(el.text) * parse_size(f"1{el.get('unit') or 'B'}", tag)
+        return size_in_bytes(root.find(tag))
 
     target = root.find("target")
     fmt = target.find("format").get("type") if target is not None and target.find("format") is not None else None
