@@ -4,7 +4,9 @@ fails any test which leaves a pool or secret behind."""
 from __future__ import annotations
 
 import os
+import pathlib
 import uuid
+from typing import Any, Callable, Iterator
 
 import libvirt
 import pytest
@@ -71,6 +73,24 @@ def conn() -> libvirt.virConnect:
         pytest.fail(f"libvirtd does not answer on {URI}: {e}; run `make setup` (scripts/setup.sh) first")
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def project(tmp_path: pathlib.Path) -> Iterator[Callable[..., Any]]:
+    """Make real-engine Projects (tests/support/engine.py); each is destroyed and its stack
+    removed at the end of the test."""
+    from tests.support.engine import Project
+
+    made: list[Project] = []
+
+    def make(program: str, **kw: Any) -> Project:
+        p = Project(tmp_path / f"project{len(made)}", program, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
 
 
 def _leftovers(connection: libvirt.virConnect) -> set[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import pathlib
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -423,21 +422,6 @@ if cfg.get_bool("clone"):
                           clone_from={"pool": pool.name, "name": base.name})
     pulumi.export("clone_key", clone.key)
 '''
-
-
-@pytest.fixture
-def project(tmp_path: pathlib.Path) -> Iterator[Callable[..., Project]]:
-    """Make Projects; each is destroyed and its stack removed at the end of the test."""
-    made: list[Project] = []
-
-    def make(program: str, **kw: Any) -> Project:
-        p = Project(tmp_path / f"project{len(made)}", program, **kw)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
 
 
 def program_config(ceph: CephCluster, **extra: str) -> dict[str, str]:

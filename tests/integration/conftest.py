@@ -17,6 +17,7 @@ from lxml import etree
 
 from pulumi_libvirt_storage_provider.dynamic import (CephSecretProvider, StoragePoolProvider,
                                                      StorageVolumeProvider)
+from tests.support.cleanup import remove_pool
 from tests.conftest import URI, unique  # noqa: F401  (re-exported for the tier's tests)
 
 MiB = 1024**2
@@ -98,7 +99,7 @@ class Cleanup:
         problems: list[str] = []
         for name in reversed(self.pools):
             try:
-                _remove_pool(self.conn, name)
+                remove_pool(self.conn, name)
             except libvirt.libvirtError as e:
                 problems.append(f"pool {name}: {e}")
         for usage in self.secret_usages:
@@ -110,28 +111,6 @@ class Cleanup:
         for path in self.paths:
             shutil.rmtree(path, ignore_errors=True)
         return problems
-
-
-def _remove_pool(conn: libvirt.virConnect, name: str) -> None:
-    """Delete the pool's volumes, stop and undefine it; its directory goes with Cleanup.paths."""
-    try:
-        pool = conn.storagePoolLookupByName(name)
-    except libvirt.libvirtError as e:
-        if e.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
-            return
-        raise
-    if not pool.isActive():
-        try:
-            pool.create(0)
-        except libvirt.libvirtError:
-            pass  # e.g. its directory is gone: nothing to delete inside it
-    if pool.isActive():
-        pool.refresh(0)
-        for vol in pool.listAllVolumes():
-            vol.delete(0)
-        pool.destroy()
-    if pool.isPersistent():
-        pool.undefine()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pulumi.runtime.proto import provider_pb2
 
 from tests.conftest import PREFIX
 from tests.support.protocol import DynamicProviderProcess, to_struct, urn
+from tests.support.cleanup import remove_pool
 
 
 def wire(s: struct_pb2.Struct) -> dict[str, Any]:
@@ -124,20 +125,10 @@ class Leftovers:
                 pass
         for name in self.pools:
             try:
-                pool = self.conn.storagePoolLookupByName(name)
+                if remove_pool(self.conn, name):
+                    removed.append(f"pool:{name}")
             except libvirt.libvirtError:
-                continue
-            removed.append(f"pool:{name}")
-            try:
-                if pool.isActive():
-                    pool.refresh(0)
-                    for vol in pool.listAllVolumes():
-                        vol.delete(0)
-                    pool.destroy()
-                if pool.isPersistent():
-                    pool.undefine()
-            except libvirt.libvirtError:
-                pass
+                removed.append(f"pool:{name}")
         return removed
 
 
