@@ -19,19 +19,10 @@ HOST=${PLS_GLUSTER_HOST:-plstest-gluster.localdomain}
 VOLUME=${PLS_GLUSTER_VOLUME:-plstest-gv}
 PORT=24007  # libgfapi, mount.glusterfs and the bricks all find glusterd here
 
-elapsed() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.1f", t1 - t0}'; }
-log() { printf '[gluster-test-server] %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop|status DIR"; }
-(($# == 2)) || usage
-ACTION=$1
-[[ "$ACTION" != start ]] || mkdir -p "$2"
-if [[ ! -d "$2" ]]; then  # never started from here: nothing to stop, nothing runs
-  [[ "$ACTION" == stop ]] && exit 0
-  exit 1
-fi
-DIR=$(cd "$2" && pwd)
+SERVER_NAME=gluster-test-server
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
+parse_args "$@"
 STATE=$DIR/state RUN=$DIR/run LOGS=$DIR/log BRICK=$DIR/brick
 VOLFILE=$DIR/glusterd.vol PIDFILE=$DIR/glusterd.pid SOCKET=$DIR/run/glusterd.socket
 
@@ -41,20 +32,6 @@ gluster_cli() {
 
 # A pid file's process, if it is still the one the file was written for (its command line names
 # the pid file, or for glusterd the volfile): never a recycled pid.
-live_pid() {
-  local pidfile=$1 pid
-  [[ -s "$pidfile" ]] || return 1
-  pid=$(tr -dc '0-9' <"$pidfile")
-  [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "$pidfile" -e "$VOLFILE" || return 1
-  echo "$pid"
-}
-
-running() { # alive and not a zombie waiting for its parent (here often PID 1) to reap it
-  local state
-  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ "$state" != Z ]]
-}
-
 pid_files() {
   [[ -f "$PIDFILE" ]] && echo "$PIDFILE"
   [[ -d "$RUN" ]] && find "$RUN" -name '*.pid' -type f
@@ -100,7 +77,7 @@ port_owner() { # the process listening on 127.0.0.1:$1 or *:$1, if any
 }
 
 start_glusterd() {
-  if live_pid "$PIDFILE" >/dev/null; then
+  if live_pid "$PIDFILE" "$VOLFILE" >/dev/null; then
     return
   fi
   local owner
@@ -114,7 +91,7 @@ start_glusterd() {
   local deadline=$((SECONDS + 60))
   until [[ -S "$SOCKET" ]] && gluster_cli volume list >/dev/null 2>&1; do
     ((SECONDS < deadline)) || die "glusterd did not answer within 60 s; see $LOGS/glusterd.log"
-    live_pid "$PIDFILE" >/dev/null || [[ ! -s "$PIDFILE" ]] ||
+    live_pid "$PIDFILE" "$VOLFILE" >/dev/null || [[ ! -s "$PIDFILE" ]] ||
       die "glusterd exited; see $LOGS/glusterd.log"
     sleep 0.2
   done
@@ -179,7 +156,7 @@ stop() {
   local pids=() sockets=() pidfile pid
   while read -r pidfile; do
     [[ -n "$pidfile" ]] || continue
-    if pid=$(live_pid "$pidfile"); then
+    if pid=$(live_pid "$pidfile" "$VOLFILE"); then
       pids+=("$pid")
       # A brick's socket is in /var/run/gluster whatever run-directory says: removed with its brick.
       sockets+=($(tr '\0' '\n' <"/proc/$pid/cmdline" | awk 'prev == "-S" && /\.socket$/ {print} {prev = $0}'))
@@ -202,7 +179,7 @@ stop() {
 }
 
 status() {
-  live_pid "$PIDFILE" >/dev/null && [[ -S "$SOCKET" && -n "$(brick_port)" ]]
+  live_pid "$PIDFILE" "$VOLFILE" >/dev/null && [[ -S "$SOCKET" && -n "$(brick_port)" ]]
 }
 
 case "$ACTION" in

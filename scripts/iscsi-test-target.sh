@@ -23,38 +23,15 @@ CHAP_USER=plstest-chap
 CHAP_PASSWORD=plstest-chap-password  # a test fixture's password, not a secret: it guards 127.0.0.1 only
 LUN_BYTES=$((32 * 1024 * 1024))
 
-elapsed() { awk -v t0="$1" -v t1="$EPOCHREALTIME" 'BEGIN {printf "%.1f", t1 - t0}'; }
-log() { printf '[iscsi-test-target] %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
-
-usage() { die "usage: $0 start|stop|status DIR"; }
-(($# == 2)) || usage
-ACTION=$1
-[[ "$ACTION" != start ]] || mkdir -p "$2"
-if [[ ! -d "$2" ]]; then  # never started from here: nothing to stop, nothing runs
-  [[ "$ACTION" == stop ]] && exit 0
-  exit 1
-fi
-DIR=$(cd "$2" && pwd)
+SERVER_NAME=iscsi-test-target
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
+parse_args "$@"
 PIDFILE=$DIR/tgtd.pid RUN=$DIR/run LOGFILE=$DIR/tgtd.log ENVFILE=$DIR/iscsi.env
 # tgtd and tgtadm both take their management socket from this variable (socket.<control port>).
 export TGT_IPC_SOCKET=$RUN/socket
 
 tgtadm_() { timeout 30 tgtadm --lld iscsi "$@"; }
-
-live_pid() { # tgtd's pid when DIR/tgtd.pid names a tgtd started for this DIR
-  local pid
-  [[ -s "$PIDFILE" ]] || return 1
-  pid=$(tr -dc '0-9' <"$PIDFILE")
-  [[ -n "$pid" && -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "$PIDFILE" || return 1
-  echo "$pid"
-}
-
-running() { # alive and not a zombie waiting for its parent (here often PID 1) to reap it
-  local state
-  state=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [[ "$state" != Z ]]
-}
 
 port_taken() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }
 
@@ -65,7 +42,7 @@ current_port() { # the port the running tgtd was started on
 
 start_tgtd() {
   PORT=$(current_port)
-  if live_pid >/dev/null && [[ -n "$PORT" ]]; then
+  if live_pid "$PIDFILE" >/dev/null && [[ -n "$PORT" ]]; then
     return
   fi
   PORT=$WANT_PORT
@@ -83,7 +60,7 @@ start_tgtd() {
   local deadline=$((SECONDS + 30))
   until tgtadm_ --op show --mode target >/dev/null 2>&1 && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
     ((SECONDS < deadline)) || die "tgtd did not answer within 30 s; see $LOGFILE"
-    live_pid >/dev/null || die "tgtd exited; see $LOGFILE"
+    live_pid "$PIDFILE" >/dev/null || die "tgtd exited; see $LOGFILE"
     sleep 0.1
   done
   write_env  # the port, for the next `start` and for the tests
@@ -156,7 +133,7 @@ start() {
 
 stop() {
   local pid
-  if ! pid=$(live_pid); then
+  if ! pid=$(live_pid "$PIDFILE"); then
     log "nothing runs from $DIR"
     return
   fi
@@ -176,7 +153,7 @@ stop() {
 }
 
 status() {
-  live_pid >/dev/null && [[ "$(lun_count "$OPEN_IQN")" == 2 && "$(lun_count "$CHAP_IQN")" == 1 ]]
+  live_pid "$PIDFILE" >/dev/null && [[ "$(lun_count "$OPEN_IQN")" == 2 && "$(lun_count "$CHAP_IQN")" == 1 ]]
 }
 
 case "$ACTION" in
