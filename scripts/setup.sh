@@ -44,7 +44,13 @@ install_debian_packages() {
   fi
 }
 
-libvirt_answers() { timeout 10 virsh -c qemu:///system version >/dev/null 2>&1; }
+# Ready means what this provider needs: the storage and secret drivers answer. Never `virsh
+# version`: it asks the QEMU driver, which after a (re)start re-probes QEMU's capabilities for
+# minutes on a slow host while storage calls are answered at once.
+libvirt_answers() {
+  timeout 10 virsh -c qemu:///system pool-list --all >/dev/null 2>&1 &&
+    timeout 10 virsh -c qemu:///system secret-list >/dev/null 2>&1
+}
 
 start_libvirtd() {
   # virtlogd serves QEMU domains' logs: without it no domain starts.
@@ -127,4 +133,4 @@ install_debian_packages
 start_libvirtd
 install_virtualenv
 install_pulumi_cli
-log "ready: $("$VENV/bin/pulumi" version), $(virsh -c qemu:///system version --daemon 2>/dev/null | grep -i 'running hypervisor\|daemon' | head -1 | xargs)"
+log "ready: pulumi $("$VENV/bin/pulumi" version), libvirtd $(libvirtd --version | awk '{print $NF}')"

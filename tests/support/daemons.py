@@ -5,22 +5,51 @@ from __future__ import annotations
 import subprocess
 import time
 
+# What this provider needs from the daemon: its storage and secret drivers. Never `virsh version`:
+# it asks the QEMU driver, which after a restart re-probes QEMU's capabilities (minutes on a slow
+# host) while storage calls are answered at once.
+_PROBES = (["virsh", "-c", "qemu:///system", "pool-list", "--all"],
+           ["virsh", "-c", "qemu:///system", "secret-list"])
 
-def libvirtd_answers() -> bool:
-    return subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True,
-                          timeout=10).returncode == 0
+
+def libvirtd_answers(timeout_s: float = 10) -> bool:
+    """True when the storage and secret drivers answer within `timeout_s`. Never raises: a probe
+    that times out or cannot run counts as "not yet"."""
+    for probe in _PROBES:
+        try:
+            if subprocess.run(probe, capture_output=True, timeout=timeout_s).returncode != 0:
+                return False
+        except (subprocess.TimeoutExpired, OSError):
+            return False
+    return True
 
 
-def restart_libvirtd(timeout_s: float = 30) -> None:
-    """Stop libvirtd (SIGTERM) and start it again the way scripts/setup.sh does."""
-    subprocess.run(["pkill", "-TERM", "-x", "libvirtd"], check=False)
-    deadline = time.monotonic() + timeout_s
-    while subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True).returncode == 0:
+def wait_until(predicate, deadline: float, what: str, interval_s: float = 0.2) -> None:
+    """Poll `predicate` until it is true or `deadline` (time.monotonic()) passes."""
+    while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("libvirtd did not stop")
-        time.sleep(0.1)
+            raise AssertionError(what)
+        time.sleep(interval_s)
+
+
+def libvirtd_running() -> bool:
+    return subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True).returncode == 0
+
+
+def stop_libvirtd(timeout_s: float = 30, signal: str = "TERM") -> None:
+    subprocess.run(["pkill", f"-{signal}", "-x", "libvirtd"], check=False)
+    wait_until(lambda: not libvirtd_running(), time.monotonic() + timeout_s, "libvirtd did not stop")
+
+
+def start_libvirtd(timeout_s: float = 60) -> None:
+    """Start libvirtd the way scripts/setup.sh does and wait until storage and secrets answer."""
     subprocess.run(["libvirtd", "-d"], check=True)
-    while not libvirtd_answers():
-        if time.monotonic() > deadline:
-            raise AssertionError("libvirtd did not come back")
-        time.sleep(0.2)
+    deadline = time.monotonic() + timeout_s
+    wait_until(lambda: libvirtd_answers(timeout_s=max(1.0, min(10.0, deadline - time.monotonic()))),
+               deadline, f"libvirtd's storage and secret drivers did not answer within {timeout_s} s")
+
+
+def restart_libvirtd(timeout_s: float = 60) -> None:
+    """Stop libvirtd (SIGTERM) and start it again the way scripts/setup.sh does."""
+    stop_libvirtd(timeout_s)
+    start_libvirtd(timeout_s)
