@@ -141,16 +141,22 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
     output_names = [f.name for f in schema.outputs if f.name not in {i.name for i in schema.inputs}]
     extra = ""
     if res == "StorageVolume":
-        extra = ("        if isinstance(pool, StoragePool):\n"
-                 "            # The pool's type lets check apply its rules at preview; its uri is the volume's.\n"
+        extra = ("        pool_definition: Any = None\n"
+                 "        if isinstance(pool, StoragePool):\n"
+                 "            # The pool's type lets check apply its rules at preview, and its definition lets it\n"
+                 "            # tell the volume's path, key and disk before anything is created; its uri is the\n"
+                 "            # volume's.\n"
                  "            if pool_type is None:\n"
                  "                pool_type = cast(Any, pool.type)\n"
                  "            if uri is None:\n"
                  "                # The uri the pool was declared with, not its output: an unset output is\n"
                  "                # unknown in a preview and would plan a replacement.\n"
                  "                uri = pool.declared_uri\n"
+                 "            pool_definition = _utilities.pool_definition(pool)\n"
                  "            pool = pool.name\n")
-    opts_line = "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True"
+    opts_line = ("        props, depends_on = _utilities.by_value(props)\n"
+                 "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(\n"
+                 "            delete_before_replace=True, depends_on=depends_on")
     if schema.secret_outputs:
         opts_line += f", additional_secret_outputs={list(schema.secret_outputs)!r}"
     opts_line += "))"
@@ -184,14 +190,78 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         *assigns,
         *[f'        props["{o}"] = None' for o in output_names],
         f'        props["{"__name_prefix"}"] = resource_name',
+        f'        props["__seed"] = _utilities.seed({res!r}, resource_name, opts)',
+        *(['        props["__pool"] = pool_definition'] if res == "StorageVolume" else []),
         opts_line,
         f"        super().__init__({provider_cls}(), resource_name, props, opts)",
         *(["        self.declared_uri: Optional[pulumi.Input[str]] = uri",
-           '        """The uri given to this resource (None when it uses the stack default)."""']
+           '        """The uri given to this resource (None when it uses the stack default)."""',
+           '        self.declared_definition: dict[str, Any] = {"type": type, "target": target, "source": source}',
+           '        """The type, target and source given to this resource (its volumes\' previews use them)."""']
           if res == "StoragePool" else []),
         "",
     ]
     return "\n".join(line for line in lines if line != "" or True)
+
+
+UTILITIES = '''"""What every generated resource does with its arguments before registering them."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+
+
+def seed(resource_type: str, resource_name: str, opts: Optional[pulumi.ResourceOptions]) -> str:
+    """The resource's identity in its stack (project, stack, parent, type, name): the provider derives
+    auto-names and uuids from it, so that a preview and the run after it choose the same ones."""
+    parent = opts.parent if opts is not None else None
+    parent_part = f"{parent.pulumi_resource_type}::{parent.pulumi_resource_name}" if parent is not None else ""
+    return "::".join((pulumi.get_project(), pulumi.get_stack(), parent_part, resource_type, resource_name))
+
+
+def pool_definition(pool: Any) -> pulumi.Output[Any]:
+    """What a volume needs to know of its pool to tell its own path, key and disk at preview: the
+    pool's name and the type, target path and source it was declared with. (Declared, not its
+    outputs: in a preview the Python SDK takes every output that is None, such as the source of a
+    dir pool, for unknown.)"""
+    declared = pool.declared_definition
+    return pulumi.Output.all(pool.name, declared["type"], declared["target"], declared["source"]).apply(
+        lambda v: {"name": v[0], "type": v[1], "target": {"path": (v[2] or {}).get("path")}, "source": v[3]})
+
+
+def by_value(props: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The arguments with every Output in them detached from the resources it came from, and those
+    resources as explicit dependencies (depends_on) instead.
+
+    Why: when a resource is replaced, the engine first asks the provider whether each resource that
+    took one of its outputs as an argument must be replaced too, and asks with those arguments set to
+    unknown. A volume whose pool (same name, same storage) is being replaced would then be deleted
+    before its data could be seen to be safe. Depending on the pool without taking its outputs as
+    property dependencies keeps the order of operations and lets the provider diff real values."""
+    carriers: list[Any] = []
+
+    def detach(value: Any) -> Any:
+        if isinstance(value, pulumi.Output):
+            carriers.append(pulumi.Output(value.resources(), _none(), _true()))
+            return pulumi.Output(set(), value.future(with_unknowns=True), value.is_known(), value.is_secret())
+        if isinstance(value, dict):
+            return {k: detach(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [detach(v) for v in value]
+        return value
+
+    return {k: detach(v) for k, v in props.items()}, carriers
+
+
+async def _none() -> None:
+    return None
+
+
+async def _true() -> bool:
+    return True
+'''
 
 
 def render() -> dict[str, str]:
@@ -217,8 +287,8 @@ def render() -> dict[str, str]:
         if res == "StorageVolume":
             deps += "from .storage_pool import StoragePool\n"
         body = (HEADER + f'"""The {res} resource."""\n\n' + imports +
-                f"from pulumi_libvirt_storage_provider.dynamic import {provider_cls}\n\n" + deps + "\n\n" +
-                resources[res])
+                f"from pulumi_libvirt_storage_provider.dynamic import {provider_cls}\n\n" +
+                "from . import _utilities\n" + deps + "\n\n" + resources[res])
         files[f"{module}.py"] = body
     exports = ["StoragePool", "StorageVolume", "CephSecret", *ENUMS, *gen.input_names]
     files["__init__.py"] = (HEADER + '"""Typed Pulumi resources for libvirt storage: pools of every type, volumes and '
@@ -228,6 +298,7 @@ def render() -> dict[str, str]:
                             "from .storage_volume import StorageVolume\n\n"
                             "__all__ = [\n" + "".join(f"    {n!r},\n" for n in exports) + "]\n")
     files["py.typed"] = ""
+    files["_utilities.py"] = HEADER + UTILITIES
     generated = {SDK_PREFIX + name: text for name, text in files.items()}
     generated["sdk/schema.json"] = _schema_json()
     generated["docs/reference.md"] = _reference_md()

@@ -145,13 +145,13 @@ def test_ceph_key_rotation_in_place_and_key_never_in_state_or_output(project, co
     p.refresh()
     p.preview("--expect-no-changes")
 
-    # a new usage name replaces the secret (the engine checks a replacement afresh, so it gets a new
-    # uuid, and pools that refer to it are updated to the new one)
+    # a new usage name replaces the secret; the replacement keeps the uuid derived from the resource's
+    # identity (stack, name), so pools that refer to it by uuid need no change
     p.run("config", "set", "usage", usage + "-new")
     assert "replace" in p.preview().stdout
     p.up()
     third = p.outputs()
-    assert third["uuid"] != first["uuid"]
+    assert third["uuid"] == first["uuid"]
     assert conn.secretLookupByUUIDString(third["uuid"]).usageID() == usage + "-new"
     with pytest.raises(libvirt.libvirtError):
         conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage)

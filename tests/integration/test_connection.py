@@ -101,7 +101,10 @@ def test_configured_libvirt_uri_is_used_when_the_resource_has_none(pools, conn, 
     assert inputs["name"] in pool_names(conn)
     assert conn.storagePoolLookupByName(inputs["name"]).UUIDString() == made.id
     assert configured.read(made.id, made.outs).id == made.id
-    assert StoragePoolProvider().read(made.id, made.outs).id == ""  # unconfigured: LIBVIRT_DEFAULT_URI
+    # The state records the URI the pool was reached through: a provider configured otherwise later
+    # (here: LIBVIRT_DEFAULT_URI only) still reads, updates and deletes it where it is.
+    assert made.outs["uri"] == URI
+    assert StoragePoolProvider().read(made.id, made.outs).id == made.id
 
     configured.delete(made.id, made.outs)
     assert inputs["name"] not in pool_names(conn)

@@ -171,14 +171,14 @@ def test_check_keeps_unknown_pool_values_unknown_and_diff_reports_them_as_change
         pools: Client, conn: libvirt.virConnect, tmp_path: pathlib.Path) -> None:
     """A preview: target.path is another resource's output, not known yet."""
     name = unique("proto-preview")
-    checked = pools.check(pools.props(name=name, type="dir", target={"path": UNKNOWN}))
+    olds = pools.check_ok(pools.props(name=name, type="dir", target={"path": str(tmp_path / "p")}))
+    checked = pools.check(pools.props(name=name, type="dir", target={"path": UNKNOWN}), olds=olds)
     assert checked.failures == []
     assert checked.inputs["target"]["path"] == UNKNOWN  # sent back as the unknown sentinel
     assert checked.inputs["name"] == name and checked.inputs["type"] == "dir"
 
     # Diff of a known old pool against a new unknown path: a change, and a replacement (target)
-    olds = pools.check_ok(pools.props(name=name, type="dir", target={"path": str(tmp_path / "p")}))
-    olds = {**olds, "uuid": "00000000-0000-4000-8000-000000000000", "active": True}
+    olds = {**olds, "active": True}
     diff = pools.diff(olds["uuid"], olds, checked.inputs)
     assert diff.changes == DIFF_SOME
     assert list(diff.replaces) == ["target"]

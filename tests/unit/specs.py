@@ -113,7 +113,7 @@ NOT_BUILDABLE = ("iscsi", "iscsi-direct", "scsi", "mpath", "rbd", "gluster", "sh
 # (test_coverage_guard.py holds them to that).
 ROUND_TRIP_POOLS: dict[str, dict[str, Any]] = {
     "dir-cow-permissions": {
-        "type": "dir", "cow": True,
+        "type": "dir", "cow": True, "uuid": "7D6F5C2A-91B0-4E8A-A3C1-0B9E8D7C6F5A",
         "target": {"path": "/var/lib/libvirt/rt-dir/", "permissions": {
             "mode": "711", "owner": 107.0, "group": 0, "label": "system_u:object_r:virt_image_t:s0"}}},
     "fs-mount-options": {
@@ -180,7 +180,7 @@ ROUND_TRIP_POOLS: dict[str, dict[str, Any]] = {
 }
 
 # The pool fields libvirt's pool XML carries (what parse_pool gives back).
-XML_FIELDS = ("name", "type", "target", "source", "cow", "mount_options", "rbd_config_options",
+XML_FIELDS = ("name", "uuid", "type", "target", "source", "cow", "mount_options", "rbd_config_options",
               "rbd_refresh_volume_allocation")
 
 

@@ -32,7 +32,7 @@ def test_provider_is_pickled_by_reference_small_and_round_trips(cls, module, nam
 def test_configured_provider_still_pickles_small_by_reference(cls, module, name):
     provider = cls()
     provider.configure(ConfigureRequest({"libvirt:uri": "test:///default", "project:other": "x"}))
-    assert provider.uri({}) == "test:///default"
+    assert provider.context().resolve(None) == "test:///default"
     # As pulumi.dynamic serialises it into every resource's __provider.
     data = dill.dumps(provider, protocol=pickle.DEFAULT_PROTOCOL, recurse=True)
     assert len(data) < 300 and b"libvirt.virConnect" not in data
@@ -42,7 +42,7 @@ def test_configured_provider_still_pickles_small_by_reference(cls, module, name)
 def test_resource_uri_wins_over_stack_config():
     provider = StoragePoolProvider()
     provider.configure(ConfigureRequest({"libvirt:uri": "qemu:///session"}))
-    assert provider.uri({"uri": "test:///default"}) == "test:///default"
+    assert provider.context().resolve("test:///default") == "test:///default"
 
 
 def test_generated_sdk_is_in_sync_with_the_specs():

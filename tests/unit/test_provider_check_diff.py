@@ -108,7 +108,7 @@ RBD = {"name": "ceph", "type": "rbd", "source": {"hosts": [{"name": "mon1", "por
 
 def rbd_outputs(news):
     inputs = checked(StoragePoolProvider(), news)
-    return as_wire({**inputs, "uuid": "u", "active": True, "capacity": 0, "allocation": 0, "available": 0,
+    return as_wire({**inputs, "uuid": "5f2a0d7e-0000-4000-8000-00000000000b", "active": True, "capacity": 0, "allocation": 0, "available": 0,
                     "target_path": None, "xml": "<pool/>", "adopted": False})
 
 
@@ -193,8 +193,10 @@ def test_volume_is_auto_named_too_and_secret_is_not():
 
 
 def test_computed_outputs_in_news_are_ignored_by_check():
-    news = {**POOL, "uuid": None, "active": None, "xml": None}
-    assert "uuid" not in checked(StoragePoolProvider(), news)
+    news = {**POOL, "active": None, "xml": None, "capacity": None}
+    inputs = checked(StoragePoolProvider(), news)
+    # what the SDK declares as None is not taken as input: only predictions ride along
+    assert "xml" not in inputs and "capacity" not in inputs and inputs["active"] is True
 
 
 # -- volumes ------------------------------------------------------------------------------------
@@ -319,9 +321,9 @@ def test_secret_check_failure_does_not_quote_the_key():
 # -- canonical inputs for create/update ---------------------------------------------------------
 
 def test_canonical_turns_wire_floats_back_into_ints():
-    spec = StorageVolumeProvider().canonical(as_wire(checked(StorageVolumeProvider(), {
+    spec = StorageVolumeProvider().logic.canonical(as_wire(checked(StorageVolumeProvider(), {
         **VOLUME, "__name_prefix": "vm", "permissions": {"owner": 107, "mode": "0600"}})))
     assert spec["capacity"] == GiB and type(spec["capacity"]) is int
     assert type(spec["permissions"]["owner"]) is int and spec["__name_prefix"] == "vm"
-    pool = StoragePoolProvider().canonical(rbd_outputs(RBD))
-    assert type(pool["source"]["hosts"][0]["port"]) is int and "uuid" not in pool
+    pool = StoragePoolProvider().logic.canonical(rbd_outputs(RBD))
+    assert type(pool["source"]["hosts"][0]["port"]) is int and pool["uuid"] == "5f2a0d7e-0000-4000-8000-00000000000b"

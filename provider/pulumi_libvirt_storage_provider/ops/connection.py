@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 _LOCK = threading.Lock()
 _CONNECTIONS: dict[str, libvirt.virConnect] = {}
+_CANONICAL: dict[str, str] = {}  # uri as given -> uri libvirt reports
 #: How many connections this process opened, per URI (read by tests and benchmarks).
 OPENED: collections.Counter[str] = collections.Counter()
 
@@ -85,6 +86,42 @@ def call(uri: str, fn: Callable[[libvirt.virConnect], T]) -> T:
             raise
     _drop(uri, conn)
     return fn(connection(uri))
+
+
+def canonical_uri(uri: str) -> str:
+    """The URI libvirt reports for a connection opened with `uri` (libvirt's default filled in)."""
+    conn = connection(uri)
+    with _LOCK:
+        known = _CANONICAL.get(uri)
+    if known is None:
+        try:
+            known = conn.getURI()
+        except libvirt.libvirtError as e:
+            raise LibvirtOpError(f"cannot read the URI of the connection to {uri or 'the default URI'}: "
+                                 f"{e.get_error_message()}", e) from e
+        with _LOCK:
+            _CANONICAL[uri] = known
+    return known
+
+
+def effective_uri(uri: str) -> str:
+    """`uri` as written, or for libvirt's default ("") the URI that default reached."""
+    return uri or canonical_uri(uri)
+
+
+def same_host(old_uri: str, new_uri: str, identity: Callable[[libvirt.virConnect], object]) -> bool:
+    """Whether two URIs reach the same libvirt host: the same text, the same URI as libvirt
+    reports it, or `identity` (something naming one object, e.g. a pool's uuid) seen equal and
+    not None through both. A host that cannot be reached is not the same."""
+    if old_uri == new_uri:
+        return True
+    try:
+        if canonical_uri(old_uri) == canonical_uri(new_uri):
+            return True
+        old_id, new_id = identity(connection(old_uri)), identity(connection(new_uri))
+    except (LibvirtOpError, libvirt.libvirtError):
+        return False
+    return old_id is not None and old_id == new_id
 
 
 def close_all() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import libvirt
 
 from ..spec.pooltypes import VolumeKind, info
+from ..spec.volume import declared_format
 from ..xml.disk import disk_source, disk_xml
 from ..xml.pool import parse_pool
 from ..xml.volume import parse_volume, volume_xml
@@ -57,10 +58,11 @@ def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
 
 
 def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec: dict[str, Any] | None = None,
-             *, known_disk: tuple[str, dict[str, Any]] | None = None) -> VolumeState:
+             *, known_disk: tuple[str, dict[str, Any]] | None = None, declared: str | None = None) -> VolumeState:
     """`pool_spec`: parse_pool() of the pool, when the caller has just read it. `known_disk`:
     (pool type, disk source) still valid from before, e.g. after a resize, which changes sizes
-    only; the pool's XML is then not read at all."""
+    only; the pool's XML is then not read at all. `declared`: the format the program declared;
+    the disk is opened with it (or the pool type's default), never with what libvirt probed."""
     try:
         observed = parse_volume(vol.XMLDesc(0))
         if "key" not in observed:
@@ -72,13 +74,15 @@ def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec
         else:
             if pool_spec is None:
                 pool_spec = parse_pool(pool.XMLDesc(0))
-            pool_type, disk = pool_spec["type"], disk_source(pool_spec, observed)
+            pool_type = pool_spec["type"]
+            disk = disk_source(pool_spec, {**observed, "format": declared_format({"format": declared}, pool_type)})
     except libvirt.libvirtError as e:
         raise explain(e, f"reading volume {vol.name()}") from e
     return VolumeState(pool=pool.name(), pool_type=pool_type, observed=observed, disk=disk)
 
 
-def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> VolumeState | None:
+def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, declared: str | None = None
+                  ) -> VolumeState | None:
     """The volume as it is now, changes made outside libvirt included; None when it is gone.
     Where libvirt re-reads a volume on XMLDesc (files, rbd) that read is enough; elsewhere (LVM,
     partitions, LUNs), or when the read fails (a file removed behind libvirt's back), the pool is
@@ -89,7 +93,7 @@ def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> V
         pool_spec = None
     if pool_spec is not None and info(pool_spec["type"]).volume_read_refreshes:
         try:
-            return state_of(pool, vol, pool_spec)
+            return state_of(pool, vol, pool_spec, declared=declared)
         except LibvirtOpError:
             pass
     try:
@@ -97,7 +101,7 @@ def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> V
         vol = pool.storageVolLookupByName(vol.name())
     except libvirt.libvirtError:
         return None
-    return state_of(pool, vol, pool_spec)
+    return state_of(pool, vol, pool_spec, declared=declared)
 
 
 def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | None:
@@ -107,11 +111,6 @@ def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | N
         if is_gone(e):
             return None
         raise explain(e, f"looking up volume {name} in pool {pool.name()}") from e
-
-
-def find(pool: libvirt.virStoragePool, name: str) -> VolumeState | None:
-    vol = lookup(pool, name)
-    return None if vol is None else state_of(pool, vol)
 
 
 def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
@@ -179,7 +178,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
             resize(vol, int(capacity), allow_shrink=False)
         if spec.get("upload_from"):
             upload(conn, vol, spec["upload_from"], upload_size or 0)
-        result = state_of(pool, vol, pool_spec)
+        result = state_of(pool, vol, pool_spec, declared=fmt)
         undo.pop_all()
         return result
 

@@ -135,7 +135,10 @@ POOL_SCHEMA = ResourceSchema(
               R, check=check_object_name),
         Field("type", Kind.ENUM, "Pool type.", R, values=POOL_TYPE_NAMES, required=True),
         Field("uri", Kind.STRING, "libvirt connection URI; else the stack config libvirt:uri, else "
-              "LIBVIRT_DEFAULT_URI, else libvirt's default.", R),
+              "LIBVIRT_DEFAULT_URI, else libvirt's default. Compared as the connection it reaches: another "
+              "spelling of the same host (the default written out, another transport) changes nothing.", R),
+        Field("uuid", Kind.STRING, "The pool's UUID. When omitted it is derived from the stack and resource "
+              "name, so that previews and runs agree on it.", R, check=check_uuid),
         Field("target", Kind.OBJECT, "Where the pool appears on the host.", R, fields=(
             Field("path", Kind.PATH, "Target path: the directory or mount point, or the device directory.", R),
             PERMISSIONS,
@@ -161,7 +164,6 @@ POOL_SCHEMA = ResourceSchema(
               "failing. An adopted pool is released, not undefined, on destroy.", S, default=False),
     ),
     outputs=(
-        Field("uuid", Kind.STRING, "The pool's UUID.", C),
         Field("active", Kind.BOOLEAN, "Whether the pool is running.", C),
         Field("capacity", Kind.INTEGER, "Capacity in bytes (0 while inactive).", C),
         Field("allocation", Kind.INTEGER, "Allocated bytes.", C),

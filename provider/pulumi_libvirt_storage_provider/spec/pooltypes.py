@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 
 class Need(enum.Enum):
@@ -39,6 +40,16 @@ LOGICAL_FORMATS = ("unknown", "lvm2")
 DISK_VOLUME_FORMATS = ("none", "linux", "fat16", "fat32", "linux-swap", "linux-lvm", "linux-raid", "extended")
 
 BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE = "normal", "no_overwrite", "overwrite"
+
+
+class VolumePath(enum.Enum):
+    """Where libvirt 9.0 puts a volume of a given name (storage backends, createVol / refresh)."""
+
+    UNDER_TARGET = "under_target"  # <target path>/<name>; key = path (files), or an LVM uuid (logical)
+    SOURCE_NAME = "source_name"  # <rados pool>/<image>; key = path (rbd, sheepdog)
+    PARTITION = "partition"  # /dev/<name> (or /dev/mapper/<name>) unless the target is a /dev/disk/by-* dir
+    GLUSTER_URI = "gluster_uri"  # gluster://host[:port]/<volume><dir>/<name>; key = path
+    HOST_ONLY = "host_only"  # LUNs, multipath maps: only the host can tell
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ class PoolTypeInfo:
     # libvirt re-reads a volume from storage on every XMLDesc/info (the backend has refreshVol):
     # reading one volume needs no refresh of its whole pool to see changes made outside libvirt.
     volume_read_refreshes: bool = False
+    volume_path: VolumePath = VolumePath.HOST_ONLY
+    volume_key_is_path: bool = True  # False: libvirt's key is an LVM uuid / a zfs dataset name
     needs_kernel: str = ""  # what the host kernel must offer (for docs and test markers)
     default_target: str | None = None  # what libvirt assumes when no target is given
     in_schema: bool = True  # present in libvirt 9.0's storagepool.rng
@@ -105,7 +118,8 @@ _LUNS_ONLY = "its volumes are the LUNs the storage server exports, which libvirt
 
 _FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_FORMATS,
                      default_volume_format="raw", volume_resize=True, volume_wipe=True,
-                     volume_upload=True, volume_clone=True, volume_read_refreshes=True)
+                     volume_upload=True, volume_clone=True, volume_read_refreshes=True,
+                     volume_path=VolumePath.UNDER_TARGET)
 
 POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
     PoolType.DIR: PoolTypeInfo(
@@ -130,15 +144,16 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         formats=LOGICAL_FORMATS, vendor_product=True, buildable=True, build_by_default=False,
         build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
         volume_kind=VolumeKind.BLOCK, volume_formats=("raw",), default_volume_format="raw",
-        volume_wipe=True, volume_upload=True, volume_clone=True,
-        needs_kernel="device-mapper (to create logical volumes)"),
+        volume_wipe=True, volume_upload=True, volume_clone=True, volume_path=VolumePath.UNDER_TARGET,
+        volume_key_is_path=False, needs_kernel="device-mapper (to create logical volumes)"),
     PoolType.DISK: PoolTypeInfo(
         doc="A whole disk; volumes are its partitions, named by the partition number.",
         target_path=OPTIONAL, devices=REQUIRED, formats=DISK_FORMATS, vendor_product=True,
         buildable=True, build_by_default=False,
         build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
         volume_kind=VolumeKind.BLOCK, volume_formats=DISK_VOLUME_FORMATS, default_volume_format="none",
-        volume_wipe=True, volume_upload=True, volume_clone=True, default_target="/dev"),
+        volume_wipe=True, volume_upload=True, volume_clone=True, default_target="/dev",
+        volume_path=VolumePath.PARTITION),
     PoolType.ISCSI: PoolTypeInfo(
         doc="An iSCSI target logged in by the host's initiator; LUNs are volumes (not created here).",
         target_path=OPTIONAL, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
@@ -166,12 +181,13 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         target_path=FORBIDDEN, hosts=REQUIRED, max_hosts=16, source_name=REQUIRED,
         auth_types=("ceph",), rbd_options=True, volume_kind=VolumeKind.NETWORK,
         volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
-        volume_wipe=True, volume_clone=True, volume_delete_with_snapshots=True, volume_read_refreshes=True),
+        volume_wipe=True, volume_clone=True, volume_delete_with_snapshots=True, volume_read_refreshes=True,
+        volume_path=VolumePath.SOURCE_NAME),
     PoolType.GLUSTER: PoolTypeInfo(
         doc="A Gluster volume reached through libgfapi; libvirt 9.0 lists, refreshes and deletes its "
             "files but cannot create, resize or upload them.",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, source_dir=OPTIONAL,
-        volume_kind=VolumeKind.NETWORK,
+        volume_kind=VolumeKind.NETWORK, volume_path=VolumePath.GLUSTER_URI,
         volume_create_refusal="libvirt 9.0's gluster backend only lists, refreshes and deletes files (no create, "
                               "resize or upload); make the file outside libvirt, or create volumes in a netfs "
                               "pool with source.format glusterfs (a FUSE mount of the same Gluster volume)"),
@@ -180,7 +196,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         target_path=OPTIONAL, source_name=REQUIRED, devices=OPTIONAL, max_devices=1,  # libvirt: /dev/zvol/<name>
         buildable=True, deletable=True, volume_kind=VolumeKind.BLOCK, volume_formats=("raw",),
         default_volume_format="raw", volume_resize=True, volume_wipe=True, volume_upload=True,
-        needs_kernel="ZFS"),
+        volume_path=VolumePath.UNDER_TARGET, volume_key_is_path=False, needs_kernel="ZFS"),
     PoolType.VSTORAGE: PoolTypeInfo(
         doc="A Virtuozzo Storage cluster mounted on the target path.",
         target_path=REQUIRED, source_name=REQUIRED, buildable=True, build_by_default=True,
@@ -189,7 +205,7 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         doc="A Sheepdog cluster (removed from libvirt in 8.8; only for older hosts).",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, volume_kind=VolumeKind.NETWORK,
         volume_formats=("raw",), default_volume_format="raw", volume_resize=True, volume_read_refreshes=True,
-        needs_kernel="libvirt older than 8.8 with the sheepdog backend"),
+        volume_path=VolumePath.SOURCE_NAME, needs_kernel="libvirt older than 8.8 with the sheepdog backend"),
 }
 
 POOL_TYPE_NAMES = tuple(t.value for t in PoolType)
@@ -203,5 +219,54 @@ def default_target_path(pool_type: str, pool_name: str | None, source_name: str 
     return info(pool_type).default_target
 
 
+def effective_target_path(pool_type: str, pool_name: str | None, target_path: str | None,
+                          source_name: str | None) -> str | None:
+    """The target path libvirt uses: a logical pool's is always /dev/<volume group> and a zfs
+    pool's /dev/zvol/<zpool> (libvirt overrides what is written); types without a target have none."""
+    if pool_type == PoolType.LOGICAL.value:
+        return default_target_path(pool_type, pool_name, source_name)
+    if pool_type == PoolType.ZFS.value:
+        return f"/dev/zvol/{source_name}" if source_name else None
+    if info(pool_type).target_path is FORBIDDEN:
+        return None
+    return target_path or default_target_path(pool_type, pool_name, source_name)
+
+
 def info(pool_type: str) -> PoolTypeInfo:
     return POOL_TYPES[PoolType(pool_type)]
+
+
+_VOLUME_TYPE = {VolumeKind.FILE: "file", VolumeKind.BLOCK: "block", VolumeKind.NETWORK: "network"}
+
+
+def volume_location(pool: dict[str, Any], name: str) -> dict[str, str] | None:
+    """The path, key and type libvirt gives a volume called `name` in `pool` (a pool definition
+    in spec shape: type, name, target.path, source), from the definition alone; only the parts the
+    definition decides (no key where libvirt's is an LVM uuid). None when only the host can tell."""
+    t = info(pool["type"])
+    source = pool.get("source") or {}
+    target = effective_target_path(pool["type"], pool.get("name"), (pool.get("target") or {}).get("path"),
+                                   source.get("name"))
+    rule = t.volume_path
+    if rule is VolumePath.UNDER_TARGET and target:
+        path = f"{target}/{name}"
+    elif rule is VolumePath.SOURCE_NAME and source.get("name"):
+        path = f"{source['name']}/{name}"
+    elif rule is VolumePath.PARTITION and not (target or "/dev").rstrip("/").startswith("/dev/"):
+        # libvirt names a partition after the (resolved) disk device: /dev/sdb1, /dev/loop0p1; a pool
+        # whose target is a /dev/disk/by-* directory gets the matching link, which only the host knows.
+        devices = source.get("devices") or [{}]
+        base = "/dev/mapper" if str(devices[0].get("path", "")).startswith("/dev/mapper/") else "/dev"
+        path = f"{base}/{name}"
+    elif rule is VolumePath.GLUSTER_URI and source.get("hosts") and source.get("name"):
+        host = source["hosts"][0]
+        server = f"[{host['name']}]" if ":" in host["name"] else host["name"]
+        port = f":{host['port']}" if host.get("port") else ""
+        sub_dir = (source.get("dir") or "/").strip("/")
+        path = f"gluster://{server}{port}/{source['name']}/" + (f"{sub_dir}/" if sub_dir else "") + name
+    else:
+        return None
+    location = {"path": path, "type": _VOLUME_TYPE[t.volume_kind]}
+    if t.volume_key_is_path:
+        location["key"] = path
+    return location

@@ -97,6 +97,17 @@ disk = StorageVolume("disk", pool=pool.name, format="qcow2",
 )
 
 
+def declared_format(spec: dict[str, Any], pool_type: str | None) -> str:
+    """The format a VM must open the volume with: the one the program declared, else the pool
+    type's default for new volumes (raw). Never what libvirt probes from the volume's content, which
+    the guest controls."""
+    fmt = spec.get("format")
+    if isinstance(fmt, str) and fmt:
+        return fmt
+    default = info(pool_type).default_volume_format if pool_type else None
+    return default or "raw"
+
+
 def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
     spec = normalize(VOLUME_SCHEMA.inputs, raw)
     failures: list[SpecError] = []

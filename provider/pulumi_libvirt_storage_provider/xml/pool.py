@@ -19,7 +19,8 @@ RBD_NS = "http://libvirt.org/schemas/storagepool/rbd/1.0"
 
 def pool_xml(spec: dict[str, Any], uuid: str | None = None) -> str:
     """The pool definition for `spec` (canonical inputs). `uuid` keeps an existing pool's identity
-    when redefining it."""
+    when redefining it; otherwise the spec's own uuid, when it has one, is written."""
+    uuid = uuid or spec.get("uuid")
     nsmap: dict[str | None, str] = {}
     if spec.get("mount_options"):
         nsmap["fs"] = FS_NS

@@ -10,6 +10,7 @@ import pulumi.dynamic
 
 from pulumi_libvirt_storage_provider.dynamic import CephSecretProvider
 
+from . import _utilities
 from ._enums import *  # noqa: F401,F403
 from ._inputs import *  # noqa: F401,F403
 
@@ -82,5 +83,8 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
         props["value_fingerprint"] = None
         props["adopted"] = None
         props["__name_prefix"] = resource_name
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True, additional_secret_outputs=['value']))
+        props["__seed"] = _utilities.seed('CephSecret', resource_name, opts)
+        props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            delete_before_replace=True, depends_on=depends_on, additional_secret_outputs=['value']))
         super().__init__(CephSecretProvider(), resource_name, props, opts)

@@ -10,6 +10,7 @@ import pulumi.dynamic
 
 from pulumi_libvirt_storage_provider.dynamic import StoragePoolProvider
 
+from . import _utilities
 from ._enums import *  # noqa: F401,F403
 from ._inputs import *  # noqa: F401,F403
 
@@ -30,7 +31,9 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
     type: pulumi.Output[str]
     """Pool type."""
     uri: pulumi.Output[Optional[str]]
-    """libvirt connection URI; else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default."""
+    """libvirt connection URI; else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Compared as the connection it reaches: another spelling of the same host (the default written out, another transport) changes nothing."""
+    uuid: pulumi.Output[Optional[str]]
+    """The pool's UUID. When omitted it is derived from the stack and resource name, so that previews and runs agree on it."""
     target: pulumi.Output[Optional[Mapping[str, Any]]]
     """Where the pool appears on the host."""
     source: pulumi.Output[Optional[Mapping[str, Any]]]
@@ -55,8 +58,6 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
     """On destroy, also delete the underlying storage (rmdir, wipe the label, remove the volume group). Default: only undefine, data kept."""
     adopt: pulumi.Output[bool]
     """If a pool of this name exists, take it under management instead of failing. An adopted pool is released, not undefined, on destroy."""
-    uuid: pulumi.Output[str]
-    """The pool's UUID."""
     active: pulumi.Output[bool]
     """Whether the pool is running."""
     capacity: pulumi.Output[int]
@@ -79,6 +80,7 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         name: Optional[pulumi.Input[str]] = None,
         type: pulumi.Input[Union[PoolType, Literal['dir', 'fs', 'netfs', 'logical', 'disk', 'iscsi', 'iscsi-direct', 'scsi', 'mpath', 'rbd', 'gluster', 'zfs', 'vstorage', 'sheepdog']]],
         uri: Optional[pulumi.Input[str]] = None,
+        uuid: Optional[pulumi.Input[str]] = None,
         target: Optional[pulumi.Input[StoragePoolTargetArgs]] = None,
         source: Optional[pulumi.Input[StoragePoolSourceArgs]] = None,
         cow: Optional[pulumi.Input[bool]] = None,
@@ -98,7 +100,8 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         :param resource_name: The Pulumi resource name (also the prefix of an auto-generated name).
         :param name: (changing it replaces the resource) Pool name, unique per host. Auto-named from the resource name when omitted.
         :param type: (changing it replaces the resource) Pool type.
-        :param uri: (changing it replaces the resource) libvirt connection URI; else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.
+        :param uri: (changing it replaces the resource) libvirt connection URI; else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Compared as the connection it reaches: another spelling of the same host (the default written out, another transport) changes nothing.
+        :param uuid: (changing it replaces the resource) The pool's UUID. When omitted it is derived from the stack and resource name, so that previews and runs agree on it.
         :param target: (changing it replaces the resource) Where the pool appears on the host.
         :param source: (changing it replaces the resource) Where the storage comes from; which parts apply depends on the type.
         :param cow: (changes in place) Copy-on-write feature of btrfs-backed dir/fs pools (features/cow).
@@ -118,6 +121,7 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props["name"] = name
         props["type"] = type
         props["uri"] = uri
+        props["uuid"] = uuid
         props["target"] = target
         props["source"] = source
         props["cow"] = cow
@@ -130,7 +134,6 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props["autostart"] = autostart
         props["delete_storage_on_destroy"] = delete_storage_on_destroy
         props["adopt"] = adopt
-        props["uuid"] = None
         props["active"] = None
         props["capacity"] = None
         props["allocation"] = None
@@ -139,7 +142,12 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props["xml"] = None
         props["adopted"] = None
         props["__name_prefix"] = resource_name
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
+        props["__seed"] = _utilities.seed('StoragePool', resource_name, opts)
+        props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            delete_before_replace=True, depends_on=depends_on))
         super().__init__(StoragePoolProvider(), resource_name, props, opts)
         self.declared_uri: Optional[pulumi.Input[str]] = uri
         """The uri given to this resource (None when it uses the stack default)."""
+        self.declared_definition: dict[str, Any] = {"type": type, "target": target, "source": source}
+        """The type, target and source given to this resource (its volumes' previews use them)."""

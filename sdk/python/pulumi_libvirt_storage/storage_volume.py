@@ -10,6 +10,7 @@ import pulumi.dynamic
 
 from pulumi_libvirt_storage_provider.dynamic import StorageVolumeProvider
 
+from . import _utilities
 from ._enums import *  # noqa: F401,F403
 from ._inputs import *  # noqa: F401,F403
 from .storage_pool import StoragePool
@@ -117,14 +118,18 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         :param adopt: (a setting of this provider; no change on the host) Take an existing volume of this name under management instead of failing. An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, iscsi-direct, scsi and mpath pools.
         :param opts: Pulumi resource options.
         """
+        pool_definition: Any = None
         if isinstance(pool, StoragePool):
-            # The pool's type lets check apply its rules at preview; its uri is the volume's.
+            # The pool's type lets check apply its rules at preview, and its definition lets it
+            # tell the volume's path, key and disk before anything is created; its uri is the
+            # volume's.
             if pool_type is None:
                 pool_type = cast(Any, pool.type)
             if uri is None:
                 # The uri the pool was declared with, not its output: an unset output is
                 # unknown in a preview and would plan a replacement.
                 uri = pool.declared_uri
+            pool_definition = _utilities.pool_definition(pool)
             pool = pool.name
         props: dict[str, Any] = {}
         props["pool"] = pool
@@ -153,5 +158,9 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props["disk_xml"] = None
         props["adopted"] = None
         props["__name_prefix"] = resource_name
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
+        props["__seed"] = _utilities.seed('StorageVolume', resource_name, opts)
+        props["__pool"] = pool_definition
+        props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            delete_before_replace=True, depends_on=depends_on))
         super().__init__(StorageVolumeProvider(), resource_name, props, opts)

@@ -1,0 +1,254 @@
+"""StorageVolume: check, diff, previews and the life cycle (create empty, backed, cloned or
+uploaded; grow; wipe and delete, or release when adopted)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..ops import connection, pools, volumes
+from ..ops.errors import LibvirtOpError
+from ..spec.fields import Failures, Policy, contains_unknown, is_unknown, normalize
+from ..spec.pool import POOL_SCHEMA
+from ..spec.pooltypes import info, volume_location
+from ..spec.units import SpecError
+from ..spec.volume import VOLUME_SCHEMA, check_volume, declared_format
+from ..xml.disk import disk_source, disk_xml
+from ..xml.common import prune
+from ..xml.pool import parse_pool
+from .base import POOL_KEY, Context, Read, ResourceLogic
+
+
+# What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
+POOL_DEFINITION_FIELDS = tuple(f for f in POOL_SCHEMA.inputs if f.name in ("name", "type", "target", "source"))
+
+
+class VolumeLogic(ResourceLogic):
+    schema = VOLUME_SCHEMA
+    # pool_type is also filled in from the live pool: only a given one is compared.
+    optional_echoes = ("pool_type",)
+    # The pool's definition, as the SDK passes it from a StoragePool: when its auth or hosts change,
+    # the volume's disk (what a VM is given) changes with it; the volume itself stays (see
+    # changed_inputs for the rest of it).
+    hidden_policies = {POOL_KEY: Policy.UPDATE}
+
+    def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return check_volume(raw)
+
+    def canonical_hidden(self, key: str, value: Any) -> Any:
+        if key != POOL_KEY or not isinstance(value, dict) or contains_unknown(value):
+            return value
+        try:  # the pool's own normalisation: "/srv/p/" and "/srv/p", 6789.0 and 6789 are the same pool
+            return prune(normalize(POOL_DEFINITION_FIELDS, value))
+        except Failures:
+            return value  # the pool's own check reports it
+
+    def changed_inputs(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """Two rules keep a volume whose data has not moved from being replaced:
+        - a new `pool` that puts the volume at the same place (a pool renamed over the same directory)
+          is an update, not a replacement, when both pools' definitions are known;
+        - of the pool's definition only what a VM needs to reach the volume (auth, hosts) is compared.
+          A pool moved to other storage leaves the volume where it is: `pulumi refresh` then reports it
+          gone, and the next `up` creates it in the pool's new storage. Nothing is deleted on the way."""
+        def access_only(props: dict[str, Any]) -> dict[str, Any]:
+            return {**props, POOL_KEY: _access(props[POOL_KEY])} if POOL_KEY in props else props
+
+        paths = []
+        for path in super().changed_inputs(access_only(olds), access_only(news)):
+            if path == "pool" and _same_place(olds, news):
+                path = f"{POOL_KEY}.name"  # an update: the volume is read back from its renamed pool
+            paths.append(path)
+        return paths
+
+    def check_transition(self, olds: dict[str, Any], spec: dict[str, Any], ctx: Context) -> list[SpecError]:
+        old_cap, new_cap = olds.get("capacity"), spec.get("capacity")
+        same_volume = all(olds.get(k) == spec.get(k) for k in ("pool", "name", "format"))
+        if not (isinstance(old_cap, (int, float)) and isinstance(new_cap, int) and not is_unknown(new_cap)
+                and new_cap != old_cap and same_volume and olds.get("adopt") == spec.get("adopt")):
+            return []
+        if new_cap < old_cap and not spec.get("allow_shrink"):
+            return [SpecError("capacity", f"shrinking from {int(old_cap)} to {new_cap} bytes would lose the data "
+                              "past the new end; set allow_shrink=true to shrink anyway")]
+        pool_type = pool_type_of(spec) or pool_type_of(olds)
+        if pool_type and not info(pool_type).volume_resize and not spec.get("adopt"):
+            return [SpecError("capacity", f"volumes of a {pool_type} pool cannot be resized by libvirt; keep "
+                              f"capacity at {int(old_cap)} or create a new volume (another name)")]
+        return []
+
+    def identity(self, conn: Any, id_: str, olds: dict[str, Any]) -> Any:
+        found = volumes.by_key(conn, id_, olds.get("pool"), olds.get("name"))
+        if found is None:
+            return None
+        pool, vol = found
+        return (pool.UUIDString(), vol.key())
+
+    # -- previews --------------------------------------------------------------------------------
+    def predict(self, inputs: dict[str, Any], olds: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        predicted: dict[str, Any] = {}
+        if inputs.get("adopt") is False:
+            predicted["adopted"] = False
+        name = inputs.get("name")
+        pool = inputs.get(POOL_KEY) or _pool_from_host(inputs, ctx)
+        if not isinstance(name, str) or not pool or contains_unknown(pool) or contains_unknown(
+                {k: inputs.get(k) for k in ("format", "pool", "adopt")}):
+            return predicted
+        predicted["pool_type"] = pool["type"]
+        location = volume_location(pool, name)
+        if location is None:
+            return predicted
+        predicted.update(location)
+        fmt = declared_format(inputs, pool["type"])
+        disk = disk_source(pool, {**location, "name": name, "format": fmt})
+        predicted["disk"], predicted["disk_xml"] = disk, disk_xml(disk)
+        return predicted
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
+        spec = self.canonical(inputs)
+        name = spec["name"]
+
+        def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
+            pool = volumes.active_pool(conn, spec["pool"])
+            existing = volumes.lookup(pool, name)
+            if existing is not None:
+                if not spec.get("adopt"):
+                    raise LibvirtOpError(f"a volume named {name!r} already exists in pool {spec['pool']!r}; choose "
+                                         "another name, or set adopt=true to manage it")
+                return volumes.state_of(pool, existing, declared=spec.get("format")), True
+            if spec.get("adopt") and spec.get("capacity") is None and not (spec.get("clone_from")
+                                                                           or spec.get("upload_from")):
+                raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
+                                     "capacity there is nothing to create")
+            return volumes.create(conn, spec, name, pool), False
+
+        state, adopted = self.call(spec, ctx, run)
+        return state.observed["key"], self._outputs(spec, state, adopted, ctx)
+
+    def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
+                 ) -> dict[str, Any]:
+        return self.outputs(spec, {**state.outputs(), "adopted": adopted}, ctx)
+
+    def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
+        declared = props.get("format")
+
+        def run(conn: Any) -> volumes.VolumeState | str | None:
+            found = volumes.by_key(conn, id_, props.get("pool"), props.get("name"))
+            if found is None:
+                # libvirt finds volumes of active pools only: a stopped pool is not a deleted volume.
+                pool = pools.lookup(conn, name=props.get("pool"))
+                if pool is not None and not pool.isActive():
+                    return "inactive"
+                return None
+            return volumes.current_state(*found, declared=declared)
+
+        state = self.call(props, ctx, run)
+        if state is None:
+            return Read("", {})
+        if state == "inactive":
+            return Read(id_, {k: v for k, v in props.items() if k != "__provider"})
+        live = self.inputs_only(props)
+        observed = state.observed
+        live["name"], live["pool"] = observed.get("name"), state.pool
+        # The declared format stays the truth: libvirt probes a file's format from its content, which
+        # the guest writes (current_format reports what libvirt sees).
+        cap, live_cap = live.get("capacity"), observed.get("capacity")
+        # libvirt and qemu round some sizes (partitions, LVM extents, vpc geometry): the capacity
+        # reported right after our create/resize is the user's capacity, not drift.
+        if cap is not None and live_cap is not None and live_cap != props.get("current_capacity"):
+            live["capacity"] = live_cap
+        return Read(id_, self._outputs(live, state, bool(props.get("adopted")), ctx))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        spec = self.canonical(news)
+
+        def run(conn: Any) -> volumes.VolumeState:
+            found = volumes.by_key(conn, id_, olds.get("pool"), olds.get("name"))
+            if found is None:
+                raise LibvirtOpError(f"volume {id_} no longer exists in pool {olds.get('pool')!r}; run `pulumi "
+                                     "refresh` so that it is created again")
+            pool, vol = found
+            if spec.get("capacity") is not None and spec.get("capacity") != olds.get("capacity"):
+                current = olds.get("current_capacity")
+                volumes.resize(vol, spec["capacity"], allow_shrink=bool(spec.get("allow_shrink")),
+                               current=int(current) if isinstance(current, (int, float)) else None)
+                pool_type = olds.get("pool_type")
+                if isinstance(pool_type, str) and isinstance(olds.get("disk"), dict) \
+                        and olds.get(POOL_KEY) == spec.get(POOL_KEY):
+                    # A resize changes sizes only: the disk is still what it was.
+                    return volumes.state_of(pool, vol, known_disk=(pool_type, olds["disk"]),
+                                            declared=spec.get("format"))
+            return volumes.state_of(pool, vol, declared=spec.get("format"))
+
+        state = self.call(olds, ctx, run)
+        return self._outputs(spec, state, bool(olds.get("adopted")), ctx)
+
+    def delete(self, id_: str, props: dict[str, Any], ctx: Context) -> None:
+        if props.get("adopted"):
+            # Adopted volumes (and LUNs) are released, never deleted; their data is wiped first only
+            # when the program asked for it (the one way to wipe a LUN, which cannot be deleted).
+            if props.get("wipe_on_destroy"):
+                self.call(props, ctx, lambda conn: volumes.wipe(conn, id_, props["wipe_on_destroy"],
+                                                                pool_name=props.get("pool"), name=props.get("name")))
+            return
+        self.call(props, ctx, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy"),
+                                                          pool_name=props.get("pool"), name=props.get("name"),
+                                                          pool_type=props.get("pool_type")))
+
+
+def _access(pool: Any) -> Any:
+    """The parts of a pool's definition a VM needs to reach its volumes."""
+    if not isinstance(pool, dict):
+        return pool
+    source = pool.get("source")
+    if not isinstance(source, dict):
+        return {"source": source}
+    return {"source": {k: source.get(k) for k in ("auth", "hosts")}}
+
+
+def _same_place(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Whether the volume lives at the same path in the new pool as in the old one (both pools'
+    definitions known)."""
+    old_pool, new_pool, name = olds.get(POOL_KEY), news.get(POOL_KEY), news.get("name")
+    if not (isinstance(old_pool, dict) and isinstance(new_pool, dict) and isinstance(name, str)) \
+            or contains_unknown(new_pool) or is_unknown(name) or name != olds.get("name"):
+        return False
+    old_place, new_place = volume_location(old_pool, name), volume_location(new_pool, name)
+    return old_place is not None and old_place == new_place and old_pool.get("type") == new_pool.get("type")
+
+
+def pool_type_of(props: dict[str, Any]) -> str | None:
+    value = props.get("pool_type") or (props.get(POOL_KEY) or {}).get("type")
+    return value if isinstance(value, str) and not is_unknown(value) else None
+
+
+# Pool definitions read from the host for previews, per (uri, pool name), for the life of the process.
+_POOL_DEFINITIONS: dict[tuple[str, str], dict[str, Any] | None] = {}
+_POOL_DEFINITIONS_LOCK = threading.Lock()
+
+
+def _pool_from_host(inputs: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+    """The definition of the volume's pool read from the host, for a volume whose program gave the
+    pool by name only. Best effort: a pool that does not exist yet, or a host that does not answer,
+    gives no prediction (the preview then shows the volume's outputs as unknown)."""
+    pool_name, uri = inputs.get("pool"), inputs.get("uri")
+    if not isinstance(pool_name, str) or is_unknown(pool_name) or is_unknown(uri):
+        return None
+    key = (ctx.resolve(uri), pool_name)
+    with _POOL_DEFINITIONS_LOCK:
+        if key in _POOL_DEFINITIONS:
+            return _POOL_DEFINITIONS[key]
+
+    def read(conn: Any) -> dict[str, Any] | None:
+        pool = pools.lookup(conn, name=pool_name)
+        return None if pool is None else parse_pool(pool.XMLDesc(0))
+
+    try:
+        definition = connection.call(key[0], read)
+    except Exception:  # noqa: BLE001 - a prediction never fails a check
+        definition = None
+    with _POOL_DEFINITIONS_LOCK:
+        _POOL_DEFINITIONS[key] = definition
+    return definition
+
+
+VOLUMES = VolumeLogic()
