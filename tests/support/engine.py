@@ -59,7 +59,8 @@ class Project:
                               input=stdin, capture_output=True, text=True, timeout=600)
         self.log.append(proc.stdout + proc.stderr)
         if check and proc.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{readable(proc.stdout)}\n"
+                                 f"{proc.stderr}")
         return proc
 
     def up(self, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -75,6 +76,16 @@ class Project:
         proc = self.run("destroy", "--yes", "--skip-preview", **kw)
         self.destroyed = proc.returncode == 0
         return proc
+
+    def preview_steps(self, *extra: str) -> dict[str, str]:
+        """What `pulumi preview --json` plans: {resource name: op}."""
+        proc = self.run("preview", "--json", *extra)
+        return fold_steps((s["urn"], s["op"]) for s in json.loads(proc.stdout).get("steps", []))
+
+    def up_steps(self, *extra: str) -> dict[str, str]:
+        """What `pulumi up` did, from its engine events (`--json`): {resource name: op}."""
+        proc = self.run("up", "--yes", "--skip-preview", "--json", *extra)
+        return fold_steps(steps_of_events(proc.stdout))
 
     def outputs(self) -> dict[str, Any]:
         return json.loads(self.run("stack", "output", "--json", "--show-secrets").stdout)
@@ -92,3 +103,49 @@ class Project:
             self.run("destroy", "--yes", "--skip-preview", check=False)
         self.run("stack", "rm", "--yes", "--force", check=False)
         shutil.rmtree(self.workdir / "pulumi-home", ignore_errors=True)
+
+
+_REPLACE_OPS = {"replace", "create-replacement", "delete-replaced", "discard-replaced", "import-replacement"}
+
+
+def steps_of_events(text: str) -> list[tuple[str, str]]:
+    """(urn, op) of every step in the engine events that `pulumi up --json` prints, one per line."""
+    steps = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        event = json.loads(line)
+        meta = (event.get("resourcePreEvent") or {}).get("metadata")
+        if meta:
+            steps.append((meta["urn"], meta["op"]))
+    return steps
+
+
+def fold_steps(steps: Any) -> dict[str, str]:
+    """{resource name: op} for the custom resources of a deployment, the several steps of one
+    replacement folded into "replace". The stack and provider resources are left out."""
+    ops: dict[str, set[str]] = {}
+    for urn, op in steps:
+        type_ = urn.split("::")[-2]
+        if type_ == "pulumi:pulumi:Stack" or type_.startswith("pulumi:providers:"):
+            continue
+        ops.setdefault(urn.split("::")[-1], set()).add(op)
+    return {name: "replace" if found & _REPLACE_OPS else sorted(found)[0] for name, found in ops.items()}
+
+
+def readable(stdout: str) -> str:
+    """The engine events of a `--json` run reduced to their error and warning messages; other output
+    as it is."""
+    lines = stdout.splitlines()
+    if not any(line.startswith('{"sequence"') for line in lines):
+        return stdout
+    messages = []
+    for line in lines:
+        try:
+            diag = json.loads(line).get("diagnosticEvent") or {}
+        except ValueError:
+            continue
+        if diag.get("severity") in ("error", "warning"):
+            messages.append(f"{diag['severity']}: {diag.get('urn', '')} {diag['message'].strip()}")
+    return "\n".join(messages)

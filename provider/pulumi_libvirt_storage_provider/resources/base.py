@@ -128,10 +128,10 @@ class ResourceLogic:
                 spec[self.name_key] = olds[self.name_key]
             else:
                 spec[self.name_key] = f"{prefix}-{derived_token(seed, 'name')}"
-        if self.uuid_key and spec.get(self.uuid_key) is None and not spec.get("adopt"):
+        if self.uuid_key and spec.get(self.uuid_key) is None:
             if isinstance(olds.get(self.uuid_key), str):
                 spec[self.uuid_key] = olds[self.uuid_key]
-            elif not olds:
+            elif not olds and not spec.get("adopt"):  # an adopted object keeps the uuid it has
                 # (An existing resource whose stored inputs have no uuid, from an older version of this
                 # provider, keeps none: diff then ignores the uuid.)
                 spec[self.uuid_key] = derived_uuid(seed)

@@ -279,8 +279,13 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
         if adapter.get("type") == "scsi_host":
             if bool(adapter.get("name")) == bool(adapter.get("parent_address")):
                 failures.append(SpecError("source.adapter", "a scsi_host adapter takes name or parent_address"))
-        elif not (adapter.get("wwnn") and adapter.get("wwpn")):
-            failures.append(SpecError("source.adapter", "an fc_host adapter needs wwnn and wwpn"))
+        else:
+            if not (adapter.get("wwnn") and adapter.get("wwpn")):
+                failures.append(SpecError("source.adapter", "an fc_host adapter needs wwnn and wwpn"))
+            for given, missing in (("parent_wwnn", "parent_wwpn"), ("parent_wwpn", "parent_wwnn")):
+                if adapter.get(given) and not adapter.get(missing):
+                    failures.append(SpecError(f"source.adapter.{missing}", f"is required with {given}: libvirt "
+                                              "finds the parent HBA by both names; give both, or use parent"))
 
     if present(spec.get("mount_options")) and not t.mount_options:
         failures.append(SpecError("mount_options", "apply to fs and netfs pools only"))
