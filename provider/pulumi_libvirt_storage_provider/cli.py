@@ -4,8 +4,13 @@
     pulumi-libvirt-storage import-args --uri qemu:///system
     pulumi-libvirt-storage import-program --uri qemu:///system > __main__.py
 
+    pulumi-libvirt-storage guard preview.json [--allow NAME ...]
+
 import-args prints the resource arguments as JSON; import-program prints a Pulumi Python program
 that adopts every pool, volume and ceph secret of the host (keys are read from secret config).
+guard reads the JSON of `pulumi preview --json` (a file, or - for stdin), lists every pool, volume
+and secret it would delete or replace and what happens to its data, and exits 1 unless each one
+is allowed by resource name or URN (glob patterns work).
 """
 
 from __future__ import annotations
@@ -41,7 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     prog_cmd = sub.add_parser("import-program", help="print a Pulumi program adopting the host's storage")
     prog_cmd.add_argument("--uri", help="libvirt URI of the host (default: LIBVIRT_DEFAULT_URI)")
     prog_cmd.add_argument("--no-volumes", action="store_true", help="pools and secrets only")
+    guard_cmd = sub.add_parser("guard", help="refuse a preview that deletes or replaces storage unless allowed")
+    guard_cmd.add_argument("preview", help="the output of `pulumi preview --json` (a file, or - for stdin)")
+    guard_cmd.add_argument("--allow", action="append", default=[], metavar="NAME",
+                           help="a resource name or URN (glob) whose deletion or replacement is intended")
     ns = parser.parse_args(argv)
+
+    if ns.command == "guard":
+        from . import guard
+        text = sys.stdin.read() if ns.preview == "-" else open(ns.preview).read()
+        return guard.run(text, ns.allow, sys.stdout)
 
     if ns.command == "import-args" and ns.xml:
         json.dump(_from_xml(ns.xml, ns.kind, ns.pool), sys.stdout, indent=2)
