@@ -443,7 +443,7 @@ def _reference_md() -> str:
                      f"{mark[i.source_dir]} | {mark[i.source_name]} | {mark[i.adapter]} | "
                      f"{', '.join(i.formats) or '-'} | {yes[i.buildable]} | {yes[i.deletable]} | "
                      f"{', '.join(i.volume_formats) or 'adopt only'} | {yes[i.volume_resize]} | "
-                     f"{yes[i.volume_wipe]} | {yes[i.volume_upload]} | {yes[i.volume_clone]} |")
+                     f"{', '.join(i.wipe_algorithms) or 'no'} | {yes[i.volume_upload]} | {yes[i.volume_clone]} |")
     lines += ["", "Host requirements:", ""]
     for t, i in POOL_TYPES.items():
         lines.append(f"- **{t.value}**: {i.doc}" + (f" Needs {i.needs_kernel}." if i.needs_kernel else ""))

@@ -188,6 +188,9 @@ DIR_CASES = [
     Case("backed", "backing_store.format", "qcow2"),
     Case("backed", "backing_store.path", "@base2.path"),
     Case("backed", "name", "backed2.qcow2", covers="-", also={"domain": "update"}),
+    # where the domain attaches it: the volume's outputs change, the domain follows, nothing on the host
+    Case("backed", "disk_target", {"dev": "vdb"}, covers="disk_target.dev", also={"domain": "update"}),
+    Case("backed", "disk_target.bus", "sata", also={"domain": "update"}, more={"disk_target.dev": "sdb"}),
     Case("clone", "clone_from.pool", "@other.name"),
     Case("clone", "clone_from.name", "src2.raw"),
     Case("upload", "upload_from", "{base}/up2.img"),

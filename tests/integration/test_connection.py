@@ -43,8 +43,8 @@ def socket_fds() -> set[int]:
 @pytest.fixture
 def daemon_hangs_up(no_cached_connections) -> Iterator:
     """Opens the cached connection and returns a function that makes it look as if libvirtd
-    closed it (as a daemon restart does): the socket is shut down under the client, which
-    still believes it is alive until its next RPC fails."""
+    closed it (as a daemon restart does): the socket is shut down under the client. (The client's
+    event loop may notice at once, or only when the next RPC fails: both must work.)"""
     before = socket_fds()
     cached = connection.connection(URI)
     opened = socket_fds() - before
@@ -54,7 +54,6 @@ def daemon_hangs_up(no_cached_connections) -> Iterator:
     def hang_up() -> libvirt.virConnect:
         with socket.socket(fileno=os.dup(fd)) as sock:
             sock.shutdown(socket.SHUT_RDWR)
-        assert cached.isAlive()  # the client has not noticed yet
         return cached
 
     yield hang_up

@@ -1,8 +1,11 @@
 """libvirt connections: one per URI per process, shared by threads, reopened when lost.
 
-The provider process serves up to four calls at once and lives for a whole deployment, so
-a connection is opened once per URI and reused. When libvirtd restarts, the next call on
-the old connection fails; `call` then opens a new connection and runs the call once more.
+The provider process serves several calls at once and lives for a whole deployment, so a
+connection is opened once per URI and reused. Connections send keepalives, so that a host that
+vanishes (a cut link, a killed ssh) fails a call within about KEEPALIVE_INTERVAL_S *
+(KEEPALIVE_COUNT + 1) seconds instead of hanging it. When a connection is lost during a call
+(libvirtd restarted or killed), `call` waits up to RECONNECT_WINDOW_S for the host to answer
+again, lets the caller clean up what the interrupted attempt may have left, and runs it again.
 """
 
 from __future__ import annotations
@@ -10,19 +13,28 @@ from __future__ import annotations
 import collections
 import os
 import threading
+import time
 from typing import Callable, TypeVar
 
 import libvirt
 
-from .errors import LibvirtOpError
+from .errors import ConnectionLost, LibvirtOpError
 
 T = TypeVar("T")
 
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_COUNT = 3
+#: How long a call whose connection was lost waits for the host to answer again (seconds);
+#: PULUMI_LIBVIRT_RECONNECT_SECONDS overrides it.
+RECONNECT_WINDOW_S = float(os.environ.get("PULUMI_LIBVIRT_RECONNECT_SECONDS", "30"))
+
 _LOCK = threading.Lock()
+_URI_LOCKS: dict[str, threading.Lock] = {}
 _CONNECTIONS: dict[str, libvirt.virConnect] = {}
 _CANONICAL: dict[str, str] = {}  # uri as given -> uri libvirt reports
 #: How many connections this process opened, per URI (read by tests and benchmarks).
 OPENED: collections.Counter[str] = collections.Counter()
+_EVENT_LOOP: threading.Thread | None = None
 
 
 def _quiet(_ctx: object, _err: object) -> None:
@@ -39,22 +51,58 @@ def resolve_uri(resource_uri: str | None, config_uri: str | None = None) -> str:
     return resource_uri or config_uri or os.environ.get("LIBVIRT_DEFAULT_URI") or ""
 
 
+def _start_event_loop() -> None:
+    """libvirt's default event loop, which keepalives (and event callbacks) need, in a daemon thread.
+    It must be registered before the first connection is opened."""
+    global _EVENT_LOOP
+    with _LOCK:
+        if _EVENT_LOOP is not None:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        _EVENT_LOOP = threading.Thread(target=run, name="libvirt-events", daemon=True)
+        _EVENT_LOOP.start()
+
+
 def _open(uri: str) -> libvirt.virConnect:
+    _start_event_loop()
     try:
         conn = libvirt.open(uri or None)
     except libvirt.libvirtError as e:
         raise LibvirtOpError(f"cannot connect to libvirt at {uri or 'the default URI'}: {e.get_error_message()}. "
                              "Check that libvirtd runs there and that the URI (resource uri, stack config "
                              "libvirt:uri or LIBVIRT_DEFAULT_URI) is right.", e) from e
+    try:
+        conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+    except libvirt.libvirtError:
+        pass  # drivers without a remote peer (test:///) have nothing to keep alive
+    if uri not in _CANONICAL:
+        try:  # known from now on without a call, even when the host is gone
+            _CANONICAL[uri] = conn.getURI()
+        except libvirt.libvirtError:
+            pass
     OPENED[uri] += 1
     return conn
 
 
-def connection(uri: str) -> libvirt.virConnect:
+def _uri_lock(uri: str) -> threading.Lock:
     with _LOCK:
+        return _URI_LOCKS.setdefault(uri, threading.Lock())
+
+
+def connection(uri: str) -> libvirt.virConnect:
+    """The open connection to `uri`, opened now if there is none (one host that does not answer
+    holds up only the calls for that host)."""
+    with _uri_lock(uri):
         conn = _CONNECTIONS.get(uri)
         if conn is None or not _alive(conn):
-            conn = _CONNECTIONS[uri] = _open(uri)
+            conn = _open(uri)
+            with _LOCK:
+                _CONNECTIONS[uri] = conn
         return conn
 
 
@@ -75,25 +123,54 @@ def _drop(uri: str, conn: libvirt.virConnect) -> None:
         pass
 
 
-def call(uri: str, fn: Callable[[libvirt.virConnect], T]) -> T:
-    """Run fn(connection); when the connection turns out to be closed, reopen it and run fn again
-    once. fn must be safe to repeat after a failure that lost the connection."""
-    conn = connection(uri)
+def _reconnect(uri: str) -> libvirt.virConnect:
+    """A new connection, waiting up to RECONNECT_WINDOW_S for the host to answer again."""
+    deadline = time.monotonic() + RECONNECT_WINDOW_S
+    delay = 0.2
+    while True:
+        try:
+            return connection(uri)
+        except LibvirtOpError as e:
+            if time.monotonic() + delay > deadline:
+                raise ConnectionLost(f"the connection to libvirt at {uri or 'the default URI'} was lost during the "
+                                     f"operation and libvirtd did not answer again within {RECONNECT_WINDOW_S:.0f} s "
+                                     f"({e}). Run again once it is back: nothing this operation left half made is "
+                                     "kept.") from e
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def call(uri: str, fn: Callable[[libvirt.virConnect], T],
+         on_reconnect: Callable[[libvirt.virConnect], object] | None = None) -> T:
+    """Run fn(connection). When the connection is lost during the call, reconnect (waiting for the
+    host), run `on_reconnect` on the new connection to clean up what the interrupted attempt may
+    have left (its own clean-up ran on the dead connection), and run fn once more. Without
+    `on_reconnect`, fn must be safe to repeat."""
+    try:
+        conn = connection(uri)
+    except LibvirtOpError:
+        if uri not in OPENED:
+            raise  # never reached from this process: a wrong URI fails at once
+        conn = _reconnect(uri)  # reached before: the host is restarting, wait for it
     try:
         return fn(conn)
     except (libvirt.libvirtError, LibvirtOpError):
         if _alive(conn):
             raise
     _drop(uri, conn)
-    return fn(connection(uri))
+    conn = _reconnect(uri)
+    if on_reconnect is not None:
+        on_reconnect(conn)
+    return fn(conn)
 
 
 def canonical_uri(uri: str) -> str:
-    """The URI libvirt reports for a connection opened with `uri` (libvirt's default filled in)."""
-    conn = connection(uri)
+    """The URI libvirt reports for a connection opened with `uri` (libvirt's default filled in);
+    remembered from the first connection, so that it is known without a call afterwards."""
     with _LOCK:
         known = _CANONICAL.get(uri)
     if known is None:
+        conn = connection(uri)
         try:
             known = conn.getURI()
         except libvirt.libvirtError as e:

@@ -26,6 +26,11 @@ class LibvirtOpError(Exception):
         self.code = cause.get_error_code() if cause is not None else None
 
 
+class ConnectionLost(LibvirtOpError):
+    """The connection died during an operation and the host did not answer again in time: what the
+    operation did before is unknown."""
+
+
 def is_gone(e: libvirt.libvirtError) -> bool:
     return e.get_error_code() in GONE_CODES
 

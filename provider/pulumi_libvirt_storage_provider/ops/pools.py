@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import libvirt
 
 from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, default_target_path
 from ..xml.pool import parse_pool, pool_xml
-from .errors import LibvirtOpError, explain, is_gone, undo_quietly
+from .errors import GONE_CODES, LibvirtOpError, explain, is_gone, undo_quietly
 
 BUILD_FLAGS = {
     "normal": 0,
@@ -66,17 +67,43 @@ def state(pool: libvirt.virStoragePool) -> PoolState:
 
 
 def read(conn: libvirt.virConnect, uuid: str) -> PoolState | None:
+    """The pool as libvirt holds it. No refresh: libvirt stops a pool whose refresh fails, which for
+    fs, netfs, iscsi, logical and scsi pools tears the storage down under running VMs. The sizes are
+    then libvirt's figures from its last refresh (start, volume create or delete, virsh pool-refresh)."""
     pool = lookup(conn, uuid=uuid)
     if pool is None:
         return None
     try:
-        if pool.isActive():
-            pool.refresh(0)  # see volumes and sizes changed outside libvirt
-    except libvirt.libvirtError as e:
-        if is_gone(e):
+        return state(pool)
+    except LibvirtOpError as e:
+        if e.code in GONE_CODES:
             return None
-        raise explain(e, f"refreshing pool {pool.name()}") from e
-    return state(pool)
+        raise
+
+
+ASYNC_JOBS_WAIT_S = 120.0
+
+
+def refresh(pool: libvirt.virStoragePool) -> None:
+    """Refresh a pool whose refresh cannot tear its storage down (see PoolTypeInfo.stop_tears_down).
+    libvirt refuses a refresh while a build, clone, wipe or upload runs on the pool ("has asynchronous
+    jobs running"): wait for it, up to ASYNC_JOBS_WAIT_S."""
+    deadline = time.monotonic() + ASYNC_JOBS_WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            pool.refresh(0)
+            return
+        except libvirt.libvirtError as e:
+            if not _async_jobs_running(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _async_jobs_running(e: libvirt.libvirtError) -> bool:
+    return (e.get_error_code() == libvirt.VIR_ERR_INTERNAL_ERROR
+            and "asynchronous jobs running" in (e.get_error_message() or ""))
 
 
 def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
@@ -119,20 +146,40 @@ def _build(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> bool:
         return True
     except libvirt.libvirtError as e:
         if mode == BUILD_NO_OVERWRITE and e.get_error_code() == libvirt.VIR_ERR_STORAGE_POOL_BUILT:
-            return False
+            found = _other_format(e.get_error_message() or "")
+            if found is None:
+                return False  # built already, as asked: used as it is
+            raise LibvirtOpError(
+                f"building pool {spec['name']}: the device holds {found}, not the "
+                f"{(spec.get('source') or {}).get('format') or 'format'} the pool is declared with (libvirt: "
+                f"{e.get_error_message()}); nothing was changed. Declare the format it holds, or set build_mode "
+                "overwrite to format it, which destroys its data.", e) from e
         raise explain(e, f"building pool {spec['name']} (build_mode {mode})") from e
 
+
+def _other_format(message: str) -> str | None:
+    """libvirt's no-overwrite build refuses with "pool built" both when the device is already built as
+    asked and when it holds another format ("Format of device X does not match the expected format
+    Y, forced overwrite is necessary"). None for the first; a description for the second."""
+    if "does not match the expected format" not in message:
+        return None
+    return "another file system or label"
 
 
 def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[str, Any], *, restart: bool,
              rebuild: bool) -> None:
     """Apply a changed definition to an existing pool (same uuid). An active pool is restarted
     when the change only takes effect on start (mount options, auth, rbd options) or needs a
-    build (new permissions of a dir pool), since libvirt builds inactive pools only."""
+    build (new permissions of a dir pool), since libvirt builds inactive pools only. When a step
+    fails, the previous definition is put back and the pool started again as it was."""
     name = spec["name"]
     try:
-        conn.storagePoolDefineXML(pool_xml(spec, uuid=pool.UUIDString()), 0)
+        previous = pool.XMLDesc(libvirt.VIR_STORAGE_XML_INACTIVE)
         was_active = bool(pool.isActive())
+        conn.storagePoolDefineXML(pool_xml(spec, uuid=pool.UUIDString()), 0)
+    except libvirt.libvirtError as e:
+        raise explain(e, f"redefining pool {name}") from e
+    try:
         if (restart or rebuild) and was_active:
             pool.destroy()
         if rebuild:  # a dir pool's build is mkdir -p + chown + chmod: it applies new permissions
@@ -140,7 +187,34 @@ def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[
         if (restart or rebuild) and was_active:
             pool.create(0)
     except libvirt.libvirtError as e:
-        raise explain(e, f"redefining pool {name}") from e
+        undo_quietly(lambda: conn.storagePoolDefineXML(previous, 0))
+        if was_active:
+            undo_quietly(lambda: None if pool.isActive() else pool.create(0))
+        state_now = "active again" if was_active and _is_active(pool) else "as it was"
+        raise LibvirtOpError(f"redefining pool {name}: {e.get_error_message()} (libvirt error code "
+                             f"{e.get_error_code()}). The previous definition is back and the pool is {state_now}; "
+                             "nothing changed.", e) from e
+
+
+def _is_active(pool: libvirt.virStoragePool) -> bool:
+    try:
+        return bool(pool.isActive())
+    except libvirt.libvirtError:
+        return False
+
+
+def undefine_leftover(pool: libvirt.virStoragePool) -> None:
+    """Remove a pool that an interrupted create left defined (possibly built and started): stop and
+    undefine it. Its storage, whatever was built, is kept; the create that follows builds with the
+    same mode and so finds it as it was left."""
+    try:
+        if pool.isActive():
+            pool.destroy()
+        if pool.isPersistent():
+            pool.undefine()
+    except libvirt.libvirtError as e:
+        if not is_gone(e):
+            raise explain(e, f"removing pool {pool.name()}, left by an interrupted create") from e
 
 
 def set_active(pool: libvirt.virStoragePool, active: bool) -> None:
@@ -161,6 +235,38 @@ def set_autostart(pool: libvirt.virStoragePool, autostart: bool) -> None:
         raise explain(e, f"setting autostart of pool {pool.name()}") from e
 
 
+def _refuse_unless_empty(pool: libvirt.virStoragePool, name: str) -> None:
+    """Raise unless the pool holds no volume. libvirt lists no volumes of a stopped pool, and deletes
+    the storage of logical, disk and zfs pools whatever it holds: a stopped pool is started to look,
+    and stopped again when it holds something."""
+    started_here = False
+    if not pool.isActive():
+        try:
+            pool.create(0)
+            started_here = True
+        except libvirt.libvirtError as e:
+            raise LibvirtOpError(
+                f"pool {name} is stopped and could not be started to check that it holds no volumes "
+                f"({e.get_error_message()}); refusing to delete its storage. Start it, or set "
+                "delete_storage_on_destroy=false to undefine it and keep its data.", e) from e
+    try:
+        refresh(pool)
+        volumes = pool.listVolumes()
+    except libvirt.libvirtError as e:
+        volumes = None
+        reason = e.get_error_message()
+    if volumes == []:
+        return
+    if started_here:
+        undo_quietly(pool.destroy)
+    if volumes is None:
+        raise LibvirtOpError(f"could not list the volumes of pool {name} ({reason}); refusing to delete its storage")
+    raise LibvirtOpError(
+        f"pool {name} still holds {len(volumes)} volume(s) ({', '.join(sorted(volumes)[:5])}); refusing to delete "
+        "its storage. Delete those volumes first, or set delete_storage_on_destroy=false to undefine the pool and "
+        "keep its data.")
+
+
 def delete(conn: libvirt.virConnect, uuid: str, *, delete_storage: bool) -> None:
     """Stop, delete the storage when asked, undefine. Without delete_storage the data stays on
     the host, whatever the pool holds."""
@@ -169,15 +275,9 @@ def delete(conn: libvirt.virConnect, uuid: str, *, delete_storage: bool) -> None
         return
     name = pool.name()
     try:
+        if delete_storage:
+            _refuse_unless_empty(pool, name)
         if pool.isActive():
-            if delete_storage:
-                pool.refresh(0)
-                volumes = pool.listVolumes()
-                if volumes:
-                    raise LibvirtOpError(
-                        f"pool {name} still holds {len(volumes)} volume(s) ({', '.join(sorted(volumes)[:5])}); "
-                        "refusing to delete its storage. Delete those volumes first, or set "
-                        "delete_storage_on_destroy=false to undefine the pool and keep its data.")
             pool.destroy()
         if delete_storage:
             try:

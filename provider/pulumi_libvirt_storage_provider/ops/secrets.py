@@ -53,9 +53,15 @@ def _set_value(secret: libvirt.virSecret, value: str) -> None:
         raise explain(e, f"setting the value of secret {secret.UUIDString()}") from e
 
 
-def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> tuple[SecretState, bool]:
-    """Define and set the value; (state, adopted). Undefines again when setting the value fails."""
+def create(conn: libvirt.virConnect, spec: dict[str, Any], *, own_uuid: str | None = None
+           ) -> tuple[SecretState, bool]:
+    """Define and set the value; (state, adopted). Undefines again when setting the value fails.
+    `own_uuid`: the uuid this resource derives; a secret of this usage with it was left by an
+    interrupted create of the same resource, and is removed and made again."""
     existing = by_usage(conn, spec["usage_name"])
+    if existing is not None and own_uuid and existing.UUIDString() == own_uuid:
+        undo_quietly(existing.undefine)
+        existing = by_usage(conn, spec["usage_name"])
     if existing is not None:
         if not spec.get("adopt"):
             raise LibvirtOpError(f"a ceph secret with usage name {spec['usage_name']!r} already exists (uuid "

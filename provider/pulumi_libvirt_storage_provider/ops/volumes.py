@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import libvirt
 
-from ..spec.pooltypes import VolumeKind, info
+from ..spec.pooltypes import SCRUB_ALGORITHMS, VolumeKind, info
 from ..spec.volume import declared_format
 from ..xml.disk import disk_source, disk_xml
 from ..xml.pool import parse_pool
 from ..xml.volume import parse_volume, volume_xml
-from .errors import LibvirtOpError, explain, is_gone, undo_quietly
+from .errors import GONE_CODES, LibvirtOpError, explain, is_gone, undo_quietly
+from .pools import refresh as refresh_pool
 
 WIPE_ALGORITHMS = {
     "zero": libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO, "nnsa": libvirt.VIR_STORAGE_VOL_WIPE_ALG_NNSA,
@@ -83,25 +86,38 @@ def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec
 
 def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, declared: str | None = None
                   ) -> VolumeState | None:
-    """The volume as it is now, changes made outside libvirt included; None when it is gone.
-    Where libvirt re-reads a volume on XMLDesc (files, rbd) that read is enough; elsewhere (LVM,
-    partitions, LUNs), or when the read fails (a file removed behind libvirt's back), the pool is
-    refreshed first. Refreshing costs a scan of the whole pool, on every read of every volume."""
+    """The volume as it is now, changes made outside libvirt included; None only when libvirt says
+    it is gone (no such volume, or its file no longer exists).
+
+    Files and rbd images: libvirt re-reads the volume on XMLDesc, no refresh needed. Partitions,
+    LUNs, zvols: libvirt keeps the figures of the pool's last refresh, so the pool is refreshed,
+    except where a failed refresh would tear the storage down (libvirt stops a pool whose refresh
+    fails: iSCSI logout, vgchange -an, vHBA removal): there the last figures are reported."""
     try:
-        pool_spec: dict[str, Any] | None = parse_pool(pool.XMLDesc(0))
-    except libvirt.libvirtError:
-        pool_spec = None
-    if pool_spec is not None and info(pool_spec["type"]).volume_read_refreshes:
+        pool_spec = parse_pool(pool.XMLDesc(0))
+    except libvirt.libvirtError as e:
+        raise explain(e, f"reading pool {pool.name()}") from e
+    t = info(pool_spec["type"])
+    if t.volume_read_needs_pool_refresh and not t.stop_tears_down:
         try:
-            return state_of(pool, vol, pool_spec, declared=declared)
-        except LibvirtOpError:
-            pass
+            refresh_pool(pool)
+        except libvirt.libvirtError as e:
+            raise explain(e, f"refreshing pool {pool.name()} to read volume {vol.name()}") from e
+        vol = lookup(pool, vol.name())
+        if vol is None:
+            return None
     try:
-        pool.refresh(0)
-        vol = pool.storageVolLookupByName(vol.name())
-    except libvirt.libvirtError:
-        return None
-    return state_of(pool, vol, pool_spec, declared=declared)
+        return state_of(pool, vol, pool_spec, declared=declared)
+    except LibvirtOpError as e:
+        if e.code in GONE_CODES or _file_is_gone(e):
+            return None
+        raise
+
+
+def _file_is_gone(e: LibvirtOpError) -> bool:
+    """libvirt re-reads a file volume on XMLDesc: a file removed behind its back fails with the
+    system error of the stat/open ("No such file or directory")."""
+    return e.code == libvirt.VIR_ERR_SYSTEM_ERROR and "No such file or directory" in str(e)
 
 
 def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | None:
@@ -159,9 +175,17 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
     flags = 0
     if (spec.get("qcow2") or {}).get("preallocation") == "metadata":
         flags |= libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA
+    if pool_type == "logical" and spec.get("allocation") is not None and spec["allocation"] != int(capacity):
+        raise LibvirtOpError(f"allocation: on logical pool {spec['pool']!r} an allocation other than the capacity "
+                             "makes libvirt create an LVM snapshot volume, whose data is lost once its copy-on-write "
+                             "area fills; remove allocation")
+    if pool_type == "rbd" and source_vol is not None and src_pool.UUIDString() != pool.UUIDString():
+        raise LibvirtOpError(f"clone_from: rbd pool {spec['pool']!r} clones only images of its own pool: across "
+                             "pools libvirt would clone the image of the same name in the destination pool instead")
     xml = volume_xml(spec, name, int(capacity), fmt, sparse=t.volume_kind is VolumeKind.FILE)
-    before = _volume_names(pool) if pool_type == "disk" else set()
-    with contextlib.ExitStack() as undo:
+    # Partitions of one disk are made one at a time: libvirt 9.0 names a partition only after parted
+    # made it, and a failed create must remove its own partition and nobody else's.
+    with _partition_lock(pool) if pool_type == "disk" else contextlib.nullcontext(), contextlib.ExitStack() as undo:
         try:
             if source_vol is not None:
                 vol = pool.createXMLFrom(xml, source_vol, flags)
@@ -169,8 +193,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
                 vol = pool.createXML(xml, flags)
         except libvirt.libvirtError as e:
             if pool_type == "disk":
-                # libvirt 9.0 checks a partition's name only after parted made it: remove it again.
-                _delete_new_volumes(pool, before)
+                _remove_misnamed_partition(pool, e)
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(undo_quietly, lambda: vol.delete(0))
         if source_vol is not None and vol.info()[1] < int(capacity):
@@ -178,25 +201,46 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
             resize(vol, int(capacity), allow_shrink=False)
         if spec.get("upload_from"):
             upload(conn, vol, spec["upload_from"], upload_size or 0)
+            if vol.info()[1] < int(capacity):
+                # A sparse upload ends with the file's last data: a trailing hole truncates the volume.
+                resize(vol, int(capacity), allow_shrink=False)
         result = state_of(pool, vol, pool_spec, declared=fmt)
         undo.pop_all()
         return result
 
 
-def _volume_names(pool: libvirt.virStoragePool) -> set[str]:
+def remove_leftover(conn: libvirt.virConnect, pool_name: str, name: str) -> None:
+    """Delete the volume an interrupted create of the same resource left (possibly half written)."""
     try:
-        pool.refresh(0)
-        return set(pool.listVolumes())
-    except libvirt.libvirtError as e:
-        raise explain(e, f"listing volumes of pool {pool.name()}") from e
-
-
-def _delete_new_volumes(pool: libvirt.virStoragePool, before: set[str]) -> None:
-    try:
-        for name in _volume_names(pool) - before:
+        pool = conn.storagePoolLookupByName(pool_name)
+        if pool.isActive():
             pool.storageVolLookupByName(name).delete(0)
-    except (libvirt.libvirtError, LibvirtOpError):
-        pass
+    except libvirt.libvirtError as e:
+        if not is_gone(e):
+            raise explain(e, f"removing volume {name}, left in pool {pool_name} by an interrupted create") from e
+
+
+_PARTITION_LOCKS: dict[str, threading.Lock] = {}
+_PARTITION_LOCKS_LOCK = threading.Lock()
+
+
+def _partition_lock(pool: libvirt.virStoragePool) -> threading.Lock:
+    with _PARTITION_LOCKS_LOCK:
+        return _PARTITION_LOCKS.setdefault(pool.UUIDString(), threading.Lock())
+
+
+def _remove_misnamed_partition(pool: libvirt.virStoragePool, e: libvirt.libvirtError) -> None:
+    """libvirt 9.0 checks a new partition's name only after parted made it ("invalid partition name
+    'x', expected 'loop0p2'"), and removes it itself only when the disk's path is spelt as the
+    partitions are named. Remove that partition, the one named in the error, and nothing else."""
+    made = re.search(r"expected '([^']+)'", e.get_error_message() or "")
+    if e.get_error_code() != libvirt.VIR_ERR_INVALID_ARG or made is None:
+        return
+    try:
+        refresh_pool(pool)
+        pool.storageVolLookupByName(made.group(1)).delete(0)
+    except libvirt.libvirtError:
+        pass  # libvirt removed it itself
 
 
 def _backing_volume(conn: libvirt.virConnect, path_or_key: str) -> libvirt.virStorageVol:
@@ -292,14 +336,15 @@ def by_key(conn: libvirt.virConnect, key: str, pool_name: str | None = None, nam
 def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: str | None = None,
            name: str | None = None, pool_type: str | None = None) -> None:
     """`pool_type`: the pool's type when the caller knows it (saves reading the pool's XML)."""
-    found = by_key(conn, key, pool_name, name)
+    found = _find_for_destroy(conn, key, pool_name, name, "delete")
     if found is None:
         return
     pool, vol = found
     try:
-        with_snapshots = info(pool_type or parse_pool(pool.XMLDesc(0))["type"]).volume_delete_with_snapshots
+        pool_type = pool_type or parse_pool(pool.XMLDesc(0))["type"]
         if wipe:
-            vol.wipePattern(WIPE_ALGORITHMS[wipe], 0)
+            _wipe(pool, vol, pool_type, wipe)
+        with_snapshots = info(pool_type).volume_delete_with_snapshots
         vol.delete(libvirt.VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS if with_snapshots else 0)
     except libvirt.libvirtError as e:
         if is_gone(e):
@@ -311,13 +356,56 @@ def wipe(conn: libvirt.virConnect, key: str, algorithm: str, *, pool_name: str |
          name: str | None = None) -> None:
     """Overwrite the volume's data with `algorithm` and keep the volume: how an adopted LUN,
     which libvirt cannot delete, is wiped on destroy. A volume already gone needs no wiping."""
-    found = by_key(conn, key, pool_name, name)
+    found = _find_for_destroy(conn, key, pool_name, name, "wipe")
     if found is None:
         return
-    _pool, vol = found
+    pool, vol = found
     try:
-        vol.wipePattern(WIPE_ALGORITHMS[algorithm], 0)
+        _wipe(pool, vol, parse_pool(pool.XMLDesc(0))["type"], algorithm)
     except libvirt.libvirtError as e:
         if is_gone(e):
             return
         raise explain(e, f"wiping volume {key} ({algorithm})") from e
+
+
+def _find_for_destroy(conn: libvirt.virConnect, key: str, pool_name: str | None, name: str | None, what: str
+                      ) -> tuple[libvirt.virStoragePool, libvirt.virStorageVol] | None:
+    """The volume to delete or wipe; None when it is gone. A volume of a stopped pool is not gone:
+    libvirt only cannot see it, and neither delete nor wipe it until the pool runs again."""
+    found = by_key(conn, key, pool_name, name)
+    if found is not None:
+        return found
+    pool = None
+    if pool_name:
+        try:
+            pool = conn.storagePoolLookupByName(pool_name)
+        except libvirt.libvirtError:
+            pool = None
+    if pool is not None and not pool.isActive():
+        raise LibvirtOpError(
+            f"cannot {what} volume {name or key}: its pool {pool_name!r} is stopped, and libvirt can neither see nor "
+            f"{what} the volumes of a stopped pool. Start the pool (`virsh pool-start {pool_name}`, or start=true) "
+            "and run again; or, to keep its data and forget it, `pulumi state delete` the volume.")
+    return None
+
+
+def _wipe(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_type: str, algorithm: str) -> None:
+    """Wipe with an algorithm the pool's backend implements. scrub (every algorithm but zero and
+    trim) writes every block: a sparse file volume becomes fully allocated, so the pool must have
+    room for it, or the file system fills under every VM on it."""
+    t = info(pool_type)
+    if algorithm not in t.wipe_algorithms:
+        raise LibvirtOpError(f"wipe_on_destroy: libvirt cannot wipe volumes of a {pool_type} pool with "
+                             f"{algorithm!r}" + (f"; it can with {', '.join(t.wipe_algorithms)}"
+                                                 if t.wipe_algorithms else ""))
+    if algorithm in SCRUB_ALGORITHMS and t.volume_kind is VolumeKind.FILE:
+        _, capacity, allocation = vol.info()
+        _, _, _, available = pool.info()
+        needed = capacity - allocation
+        if needed > available:
+            raise LibvirtOpError(
+                f"wipe_on_destroy {algorithm!r}: scrub writes every block of volume {vol.name()}, which needs "
+                f"{needed} more bytes in pool {pool.name()}, which has {available} free: it would fill the file "
+                "system under every VM on it. Nothing was wiped or deleted. Free space, or use wipe 'zero' (a "
+                "sparse file is truncated, not filled).")
+    vol.wipePattern(WIPE_ALGORITHMS[algorithm], 0)

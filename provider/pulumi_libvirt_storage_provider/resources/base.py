@@ -201,8 +201,18 @@ class ResourceLogic:
     def uri_of(self, props: dict[str, Any], ctx: Context) -> str:
         return ctx.resolve(props.get("uri"))
 
-    def call(self, props: dict[str, Any], ctx: Context, fn: Callable[[Any], Any]) -> Any:
-        return connection.call(self.uri_of(props, ctx), fn)
+    def call(self, props: dict[str, Any], ctx: Context, fn: Callable[[Any], Any],
+             on_reconnect: Callable[[Any], object] | None = None) -> Any:
+        return connection.call(self.uri_of(props, ctx), fn, on_reconnect)
+
+    @staticmethod
+    def own_uuid(spec: dict[str, Any]) -> str | None:
+        """The uuid this resource gives its object when it derives it from its seed (None when the
+        program gave one, or there is no seed): an object with that uuid was made by this resource."""
+        seed = spec.get(SEED_KEY)
+        if isinstance(seed, str) and seed and spec.get("uuid") == derived_uuid(seed):
+            return spec["uuid"]
+        return None
 
     def outputs(self, spec: dict[str, Any], computed: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Outputs = the canonical inputs + what libvirt reports. Every declared key is present (None

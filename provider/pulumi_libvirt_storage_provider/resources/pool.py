@@ -59,8 +59,21 @@ class PoolLogic(ResourceLogic):
 
     def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
         spec = self.canonical(inputs)
+        own_uuid = self.own_uuid(spec)
+
+        def leftover(conn: Any) -> Any:
+            """A pool of this name with the uuid this resource derives: made by an interrupted create of
+            this very resource (a run killed mid-way, or this call's lost connection)."""
+            existing = pools.lookup(conn, name=spec["name"])
+            return existing if existing is not None and own_uuid and existing.UUIDString() == own_uuid else None
+
+        def remove_leftover(conn: Any) -> None:
+            found = leftover(conn)
+            if found is not None:
+                pools.undefine_leftover(found)  # stop and undefine; its storage is kept
 
         def run(conn: Any) -> tuple[pools.PoolState, bool]:
+            remove_leftover(conn)
             existing = pools.lookup(conn, name=spec["name"])
             if existing is not None:
                 if not spec.get("adopt"):
@@ -70,7 +83,7 @@ class PoolLogic(ResourceLogic):
                 return self._adopt(existing, spec), True
             return pools.create(conn, spec), False
 
-        state, adopted = self.call(spec, ctx, run)
+        state, adopted = self.call(spec, ctx, run, on_reconnect=remove_leftover)
         return state.uuid, self._outputs(spec, state, adopted, ctx)
 
     def _adopt(self, pool: Any, spec: dict[str, Any]) -> pools.PoolState:

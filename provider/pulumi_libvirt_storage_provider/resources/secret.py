@@ -52,7 +52,8 @@ class SecretLogic(ResourceLogic):
 
     def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
         spec = self.canonical(inputs)
-        state, adopted = self.call(spec, ctx, lambda conn: secrets.create(conn, spec))
+        own = self.own_uuid(spec)
+        state, adopted = self.call(spec, ctx, lambda conn: secrets.create(conn, spec, own_uuid=own))
         fp = fingerprint(spec["value"], state.uuid)
         return state.uuid, self._outputs(spec, state, fp, adopted, ctx)
 

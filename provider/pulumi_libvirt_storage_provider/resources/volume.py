@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..ops import connection, pools, volumes
-from ..ops.errors import LibvirtOpError
+from ..ops.errors import ConnectionLost, LibvirtOpError
 from ..spec.fields import Failures, Policy, contains_unknown, is_unknown, normalize
 from ..spec.pool import POOL_SCHEMA
 from ..spec.pooltypes import info, volume_location
@@ -16,7 +16,8 @@ from ..spec.volume import VOLUME_SCHEMA, check_volume, declared_format
 from ..xml.disk import disk_source, disk_xml
 from ..xml.common import prune
 from ..xml.pool import parse_pool
-from .base import POOL_KEY, Context, Read, ResourceLogic
+from . import intents
+from .base import POOL_KEY, SEED_KEY, Context, Read, ResourceLogic
 
 
 # What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
@@ -99,15 +100,26 @@ class VolumeLogic(ResourceLogic):
         predicted.update(location)
         fmt = declared_format(inputs, pool["type"])
         disk = disk_source(pool, {**location, "name": name, "format": fmt})
-        predicted["disk"], predicted["disk_xml"] = disk, disk_xml(disk)
+        if not contains_unknown(inputs.get("disk_target")):
+            predicted["disk_xml"] = disk_xml(disk, *_target(inputs))
+        predicted["disk"] = disk
         return predicted
 
     # -- life cycle ------------------------------------------------------------------------------
     def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
         spec = self.canonical(inputs)
         name = spec["name"]
+        seed = spec.get(SEED_KEY)
+        # What an interrupted create of this resource would have left (see intents.py).
+        intent = {"seed": seed, "uri": self.uri_of(spec, ctx), "kind": "volume", "pool": spec["pool"], "name": name}
+        making = [False]
+
+        def remove_leftover(conn: Any) -> None:
+            if making[0] or (seed and intents.pending(intent)):
+                volumes.remove_leftover(conn, spec["pool"], name)
 
         def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
+            remove_leftover(conn)
             pool = volumes.active_pool(conn, spec["pool"])
             existing = volumes.lookup(pool, name)
             if existing is not None:
@@ -119,14 +131,28 @@ class VolumeLogic(ResourceLogic):
                                                                            or spec.get("upload_from")):
                 raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
                                      "capacity there is nothing to create")
+            if seed:
+                intents.begin(intent)
+            making[0] = True
             return volumes.create(conn, spec, name, pool), False
 
-        state, adopted = self.call(spec, ctx, run)
-        return state.observed["key"], self._outputs(spec, state, adopted, ctx)
+        try:
+            state, adopted = self.call(spec, ctx, run, on_reconnect=remove_leftover)
+        except ConnectionLost:
+            raise  # the intent stays: the next run removes what this one may have left
+        except Exception:
+            if making[0]:
+                intents.end(intent)  # libvirt answered: the create's own rollback ran
+            raise
+        outputs = self._outputs(spec, state, adopted, ctx)  # (should this fail, the intent stays)
+        if making[0]:
+            intents.end(intent)
+        return state.observed["key"], outputs
 
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
-        return self.outputs(spec, {**state.outputs(), "adopted": adopted}, ctx)
+        computed = {**state.outputs(), "adopted": adopted, "disk_xml": disk_xml(state.disk, *_target(spec))}
+        return self.outputs(spec, computed, ctx)
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
         declared = props.get("format")
@@ -214,6 +240,11 @@ def _same_place(olds: dict[str, Any], news: dict[str, Any]) -> bool:
         return False
     old_place, new_place = volume_location(old_pool, name), volume_location(new_pool, name)
     return old_place is not None and old_place == new_place and old_pool.get("type") == new_pool.get("type")
+
+
+def _target(spec: dict[str, Any]) -> tuple[str, str]:
+    target = spec.get("disk_target") or {}
+    return target.get("dev") or "vda", target.get("bus") or "virtio"
 
 
 def pool_type_of(props: dict[str, Any]) -> str | None:

@@ -80,7 +80,6 @@ class PoolTypeInfo:
     volume_create_refusal: str = "libvirt cannot create volumes in it"
     default_volume_format: str | None = None
     volume_resize: bool = False
-    volume_wipe: bool = False
     volume_upload: bool = False
     volume_clone: bool = False
     # Delete volumes together with their snapshots (rbd: a clone leaves a protected snapshot
@@ -89,6 +88,14 @@ class PoolTypeInfo:
     # libvirt re-reads a volume from storage on every XMLDesc/info (the backend has refreshVol):
     # reading one volume needs no refresh of its whole pool to see changes made outside libvirt.
     volume_read_refreshes: bool = False
+    # What a failed refresh does: libvirt stops a pool whose refresh fails, and for these types
+    # stopping tears the storage down under running VMs (unmount, iSCSI logout, vgchange -an, vHBA
+    # removal). The provider never refreshes them on its own.
+    stop_tears_down: bool = False
+    # libvirt keeps a volume's figures from the pool's last refresh (no refreshVol in the backend):
+    # reading a volume needs a refresh of its pool to see changes made outside libvirt.
+    volume_read_needs_pool_refresh: bool = False
+    wipe_algorithms: tuple[str, ...] = ()  # what virStorageVolWipePattern implements for its volumes
     volume_path: VolumePath = VolumePath.HOST_ONLY
     volume_key_is_path: bool = True  # False: libvirt's key is an LVM uuid / a zfs dataset name
     needs_kernel: str = ""  # what the host kernel must offer (for docs and test markers)
@@ -113,11 +120,16 @@ class PoolType(str, enum.Enum):
     SHEEPDOG = "sheepdog"
 
 
+# Wipe algorithms (libvirt 9.0 storage_util.c): zero writes zeros (a sparse file is truncated and
+# stays sparse); the others run `scrub`, which writes every block; trim is rbd's discard.
+SCRUB_ALGORITHMS = ("nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random")
+LOCAL_WIPE = ("zero",) + SCRUB_ALGORITHMS
+
 # LUN pools: libvirt lists what the storage server exports.
 _LUNS_ONLY = "its volumes are the LUNs the storage server exports, which libvirt only lists"
 
 _FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_FORMATS,
-                     default_volume_format="raw", volume_resize=True, volume_wipe=True,
+                     default_volume_format="raw", volume_resize=True, wipe_algorithms=LOCAL_WIPE,
                      volume_upload=True, volume_clone=True, volume_read_refreshes=True,
                      volume_path=VolumePath.UNDER_TARGET)
 
@@ -129,13 +141,13 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         doc="A block device with a file system, mounted on the target path by libvirt.",
         target_path=REQUIRED, devices=REQUIRED, formats=FS_FORMATS, vendor_product=True,
         mount_options=True, buildable=True, build_by_default=True,
-        build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
+        build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True, stop_tears_down=True,
         needs_kernel="the file system's driver and mount", **_FILE_VOLUMES),
     PoolType.NETFS: PoolTypeInfo(
         doc="A network file system (nfs, glusterfs, cifs) mounted on the target path.",
         target_path=REQUIRED, hosts=REQUIRED, source_dir=REQUIRED, formats=NETFS_FORMATS,
         vendor_product=True, protocol_version=True, mount_options=True, buildable=True,
-        build_by_default=True, deletable=True,
+        build_by_default=True, deletable=True, stop_tears_down=True,
         needs_kernel="an NFS or CIFS client, or FUSE for glusterfs", **_FILE_VOLUMES),
     PoolType.LOGICAL: PoolTypeInfo(
         doc="An LVM volume group; volumes are logical volumes.",
@@ -144,36 +156,41 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         formats=LOGICAL_FORMATS, vendor_product=True, buildable=True, build_by_default=False,
         build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
         volume_kind=VolumeKind.BLOCK, volume_formats=("raw",), default_volume_format="raw",
-        volume_wipe=True, volume_upload=True, volume_clone=True, volume_path=VolumePath.UNDER_TARGET,
-        volume_key_is_path=False, needs_kernel="device-mapper (to create logical volumes)"),
+        volume_upload=True, volume_clone=True, volume_path=VolumePath.UNDER_TARGET,
+        volume_key_is_path=False, stop_tears_down=True, volume_read_needs_pool_refresh=True,
+        wipe_algorithms=LOCAL_WIPE, needs_kernel="device-mapper (to create logical volumes)"),
     PoolType.DISK: PoolTypeInfo(
         doc="A whole disk; volumes are its partitions, named by the partition number.",
         target_path=OPTIONAL, devices=REQUIRED, formats=DISK_FORMATS, vendor_product=True,
         buildable=True, build_by_default=False,
         build_modes=(BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE), deletable=True,
         volume_kind=VolumeKind.BLOCK, volume_formats=DISK_VOLUME_FORMATS, default_volume_format="none",
-        volume_wipe=True, volume_upload=True, volume_clone=True, default_target="/dev",
-        volume_path=VolumePath.PARTITION),
+        volume_upload=True, volume_clone=True, default_target="/dev",
+        volume_path=VolumePath.PARTITION, volume_read_needs_pool_refresh=True, wipe_algorithms=LOCAL_WIPE),
     PoolType.ISCSI: PoolTypeInfo(
         doc="An iSCSI target logged in by the host's initiator; LUNs are volumes (not created here).",
         target_path=OPTIONAL, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
         initiator=OPTIONAL, vendor_product=True, volume_kind=VolumeKind.BLOCK,
         volume_create_refusal=_LUNS_ONLY,
-        volume_wipe=True, volume_upload=True, needs_kernel="the kernel iSCSI initiator (iscsiadm)",
+        volume_upload=True, needs_kernel="the kernel iSCSI initiator (iscsiadm)",
+        stop_tears_down=True, volume_read_needs_pool_refresh=True, wipe_algorithms=LOCAL_WIPE,
         default_target="/dev/disk/by-path"),
     PoolType.ISCSI_DIRECT: PoolTypeInfo(
         doc="An iSCSI target reached by QEMU through libiscsi; LUNs are volumes (not created here).",
         target_path=FORBIDDEN, hosts=REQUIRED, devices=REQUIRED, auth_types=("chap",),
-        initiator=REQUIRED, volume_kind=VolumeKind.NETWORK, volume_create_refusal=_LUNS_ONLY, volume_wipe=True),
+        initiator=REQUIRED, volume_kind=VolumeKind.NETWORK, volume_create_refusal=_LUNS_ONLY,
+        volume_read_needs_pool_refresh=True, wipe_algorithms=("zero",)),
     PoolType.SCSI: PoolTypeInfo(
         doc="A SCSI host adapter (scsi_host or fc_host); LUNs are volumes (not created here).",
         target_path=OPTIONAL, adapter=REQUIRED, vendor_product=True, volume_kind=VolumeKind.BLOCK,
-        volume_create_refusal=_LUNS_ONLY, volume_wipe=True, volume_upload=True,
+        volume_create_refusal=_LUNS_ONLY, volume_upload=True,
+        stop_tears_down=True, volume_read_needs_pool_refresh=True, wipe_algorithms=LOCAL_WIPE,
         needs_kernel="a SCSI or Fibre Channel host adapter",
         default_target="/dev/disk/by-path"),
     PoolType.MPATH: PoolTypeInfo(
         doc="Multipath devices of the host; volumes are the maps (not created here).",
-        target_path=OPTIONAL, volume_kind=VolumeKind.BLOCK, volume_wipe=True, volume_upload=True,
+        target_path=OPTIONAL, volume_kind=VolumeKind.BLOCK, volume_upload=True,
+        volume_read_needs_pool_refresh=True, wipe_algorithms=LOCAL_WIPE,
         volume_create_refusal="its volumes are the host's multipath maps, which libvirt only lists",
         needs_kernel="device-mapper multipath", default_target="/dev/mapper"),
     PoolType.RBD: PoolTypeInfo(
@@ -181,13 +198,13 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         target_path=FORBIDDEN, hosts=REQUIRED, max_hosts=16, source_name=REQUIRED,
         auth_types=("ceph",), rbd_options=True, volume_kind=VolumeKind.NETWORK,
         volume_formats=("raw",), default_volume_format="raw", volume_resize=True,
-        volume_wipe=True, volume_clone=True, volume_delete_with_snapshots=True, volume_read_refreshes=True,
-        volume_path=VolumePath.SOURCE_NAME),
+        volume_clone=True, volume_delete_with_snapshots=True, volume_read_refreshes=True,
+        volume_path=VolumePath.SOURCE_NAME, wipe_algorithms=("zero", "trim")),
     PoolType.GLUSTER: PoolTypeInfo(
         doc="A Gluster volume reached through libgfapi; libvirt 9.0 lists, refreshes and deletes its "
             "files but cannot create, resize or upload them.",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, source_dir=OPTIONAL,
-        volume_kind=VolumeKind.NETWORK, volume_path=VolumePath.GLUSTER_URI,
+        volume_kind=VolumeKind.NETWORK, volume_path=VolumePath.GLUSTER_URI, volume_read_needs_pool_refresh=True,
         volume_create_refusal="libvirt 9.0's gluster backend only lists, refreshes and deletes files (no create, "
                               "resize or upload); make the file outside libvirt, or create volumes in a netfs "
                               "pool with source.format glusterfs (a FUSE mount of the same Gluster volume)"),
@@ -195,12 +212,13 @@ POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
         doc="A ZFS pool; volumes are zvols.",
         target_path=OPTIONAL, source_name=REQUIRED, devices=OPTIONAL, max_devices=1,  # libvirt: /dev/zvol/<name>
         buildable=True, deletable=True, volume_kind=VolumeKind.BLOCK, volume_formats=("raw",),
-        default_volume_format="raw", volume_resize=True, volume_wipe=True, volume_upload=True,
-        volume_path=VolumePath.UNDER_TARGET, volume_key_is_path=False, needs_kernel="ZFS"),
+        default_volume_format="raw", volume_resize=True, volume_upload=True,
+        volume_path=VolumePath.UNDER_TARGET, volume_key_is_path=False, volume_read_needs_pool_refresh=True,
+        needs_kernel="ZFS"),
     PoolType.VSTORAGE: PoolTypeInfo(
         doc="A Virtuozzo Storage cluster mounted on the target path.",
         target_path=REQUIRED, source_name=REQUIRED, buildable=True, build_by_default=True,
-        deletable=True, needs_kernel="the vstorage FUSE client", **_FILE_VOLUMES),
+        deletable=True, stop_tears_down=True, needs_kernel="the vstorage FUSE client", **_FILE_VOLUMES),
     PoolType.SHEEPDOG: PoolTypeInfo(
         doc="A Sheepdog cluster (removed from libvirt in 8.8; only for older hosts).",
         target_path=FORBIDDEN, hosts=REQUIRED, source_name=REQUIRED, volume_kind=VolumeKind.NETWORK,

@@ -7,9 +7,10 @@ StoragePool output), and again in ops against the live pool.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from .fields import Failures, Field, Kind, Policy, ResourceSchema, is_unknown, normalize
+from .fields import Failures, Field, Kind, Policy, ResourceSchema, contains_unknown, is_unknown, normalize
 from .pool import PERMISSIONS, check_object_name
 from .pooltypes import POOL_TYPE_NAMES, QEMU_IMG_FORMATS, PoolTypeInfo, VolumeKind, info
 from .units import SpecError
@@ -23,6 +24,15 @@ WIPE_ALGORITHMS = ("zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzne
 def _cluster_size(value: int, prop: str) -> int:
     if value < 512 or value > 2 * 1024**2 or value & (value - 1):
         raise SpecError(prop, f"a qcow2 cluster size is a power of two from 512 B to 2 MiB, got {value}")
+    return value
+
+
+DISK_BUSES = ("virtio", "scsi", "sata", "ide", "usb", "xen", "sd", "fdc")
+
+
+def _target_dev(value: str, prop: str) -> str:
+    if not re.fullmatch(r"(vd|sd|hd|xvd|fd)[a-z]{1,3}", value):
+        raise SpecError(prop, f"expected a disk target device name such as vda, vdb or sda, got {value!r}")
     return value
 
 
@@ -72,6 +82,12 @@ VOLUME_SCHEMA = ResourceSchema(
         Field("permissions", Kind.OBJECT, PERMISSIONS.doc, R, fields=tuple(
             Field(f.name, f.kind, f.doc, R) for f in PERMISSIONS.fields)),
         QCOW2,
+        Field("disk_target", Kind.OBJECT, "Where disk_xml attaches the volume in a domain: the target device name "
+              "and bus (default vda on virtio). Give each disk of a domain its own.", S, fields=(
+                  Field("dev", Kind.STRING, "Target device name in the guest, e.g. vdb or sda.", S,
+                        check=lambda v, p: _target_dev(v, p)),
+                  Field("bus", Kind.ENUM, "Disk bus.", S, values=DISK_BUSES),
+              )),
         Field("wipe_on_destroy", Kind.ENUM, "Wipe the volume's data with this algorithm on destroy, before deleting "
               "it (an adopted volume, e.g. a LUN, is wiped and kept).", S, values=WIPE_ALGORITHMS),
         Field("adopt", Kind.BOOLEAN, "Take an existing volume of this name under management instead of failing. "
@@ -88,7 +104,8 @@ VOLUME_SCHEMA = ResourceSchema(
         Field("current_format", Kind.STRING, "Format, as libvirt reports it.", C),
         Field("disk", Kind.MAP, "The libvirt domain <disk> source for this volume: type, driver_type, and "
               "file/dev, or protocol/name/hosts/auth for network volumes.", C),
-        Field("disk_xml", Kind.STRING, "A ready-to-use domain <disk> element (target dev vda) for this volume.", C),
+        Field("disk_xml", Kind.STRING, "A ready-to-use domain <disk> element for this volume (target from "
+              "disk_target: vda on virtio unless given).", C),
         Field("adopted", Kind.BOOLEAN, "True when the volume existed before and was adopted.", C),
     ),
     example='''base = StorageVolume("base", pool=pool.name, format="qcow2", capacity="10GiB")
@@ -157,10 +174,24 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         if pool_type == "disk" and spec.get("name") is None:
             failures.append(SpecError("name", "a disk pool names its partitions: give the next partition name, "
                                       "e.g. sdb1 (or loop0p1)"))
-    if t is not None and spec.get("wipe_on_destroy") is not None and not t.volume_wipe:
-        failures.append(SpecError("wipe_on_destroy", f"a {pool_type} pool cannot wipe volumes"))
-    if pool_type == "rbd" and spec.get("wipe_on_destroy") not in (None, "zero", "trim"):
-        failures.append(SpecError("wipe_on_destroy", "an rbd pool wipes with 'zero' or 'trim' only"))
+    wipe = spec.get("wipe_on_destroy")
+    if t is not None and wipe is not None and not is_unknown(wipe) and wipe not in t.wipe_algorithms:
+        failures.append(SpecError("wipe_on_destroy", f"libvirt cannot wipe volumes of a {pool_type} pool" if not
+                                  t.wipe_algorithms else f"a {pool_type} pool wipes with "
+                                  f"{' or '.join(repr(a) for a in t.wipe_algorithms)} only; got {wipe!r}"))
+    alloc = spec.get("allocation")
+    if (pool_type == "logical" and isinstance(alloc, int) and isinstance(cap, int) and alloc != cap
+            and not spec.get("adopt")):
+        failures.append(SpecError("allocation", "on a logical pool an allocation other than the capacity makes "
+                                  "libvirt create an LVM snapshot volume, whose data is lost once its copy-on-write "
+                                  "area fills; remove allocation (logical volumes are allocated in full)"))
+    clone = spec.get("clone_from")
+    if (pool_type == "rbd" and isinstance(clone, dict) and isinstance(clone.get("pool"), str)
+            and isinstance(spec.get("pool"), str) and not contains_unknown(clone)
+            and clone["pool"] != spec["pool"]):
+        failures.append(SpecError("clone_from.pool", "an rbd pool clones only images of its own pool: across "
+                                  "pools libvirt clones the image of the same name in the destination pool instead; "
+                                  f"clone from a volume of pool {spec['pool']!r}"))
     if failures:
         raise Failures(failures)
     return spec

@@ -28,4 +28,5 @@ __all__ = [
     'StorageVolumeCloneFromArgs',
     'StorageVolumePermissionsArgs',
     'StorageVolumeQcow2Args',
+    'StorageVolumeDiskTargetArgs',
 ]

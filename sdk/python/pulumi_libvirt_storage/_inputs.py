@@ -160,3 +160,11 @@ class StorageVolumeQcow2Args(TypedDict, total=False):
     """(changing it replaces the resource) 'metadata' preallocates qcow2 metadata."""
     nocow: pulumi.Input[bool]
     """(changing it replaces the resource) Disable copy-on-write of the file on btrfs."""
+
+
+class StorageVolumeDiskTargetArgs(TypedDict, total=False):
+    """Where disk_xml attaches the volume in a domain: the target device name and bus (default vda on virtio). Give each disk of a domain its own."""
+    dev: pulumi.Input[str]
+    """(a setting of this provider; no change on the host) Target device name in the guest, e.g. vdb or sda."""
+    bus: pulumi.Input[Literal['virtio', 'scsi', 'sata', 'ide', 'usb', 'xen', 'sd', 'fdc']]
+    """(a setting of this provider; no change on the host) Disk bus."""

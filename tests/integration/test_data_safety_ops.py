@@ -1,0 +1,112 @@
+"""Data safety against the real libvirtd (README, "What this provider never does"): volumes of a
+stopped pool, sparse uploads, wipes that would fill the pool, refreshes refused while a job runs."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import threading
+from typing import Any, Iterator
+
+import libvirt
+import pytest
+
+from pulumi_libvirt_storage_provider.ops import pools as pool_ops
+from pulumi_libvirt_storage_provider.ops.errors import LibvirtOpError
+from pulumi_libvirt_storage_provider.resources import VOLUMES, Context
+
+from .conftest import MiB, unique
+
+pytestmark = pytest.mark.libvirtd
+CTX = Context()
+
+
+def volume(pool: str, name: str, **extra: Any) -> tuple[str, dict[str, Any]]:
+    result = VOLUMES.check({}, {"pool": pool, "pool_type": "dir", "name": name, **extra}, CTX)
+    assert not result.failures, result.failures
+    return VOLUMES.create(result.inputs, CTX)
+
+
+def test_a_volume_of_a_stopped_pool_is_not_taken_for_gone_on_delete(make_dir_pool) -> None:
+    """Measured before: delete found no volume (libvirt lists none in a stopped pool), reported
+    success, and the engine dropped it from the state: data kept, not wiped as asked, forgotten."""
+    pool = make_dir_pool("stopped")
+    vol_id, outs = volume(pool.name, "disk.raw", format="raw", capacity="4MiB", wipe_on_destroy="zero")
+    pool.pool.destroy()
+    with pytest.raises(LibvirtOpError, match="pool .* is stopped.*pool-start"):
+        VOLUMES.delete(vol_id, outs, CTX)
+    assert (pool.path / "disk.raw").exists()
+    pool.pool.create(0)
+    VOLUMES.delete(vol_id, outs, CTX)
+    assert not (pool.path / "disk.raw").exists()
+
+
+def test_a_sparse_upload_ending_in_a_hole_keeps_the_declared_capacity(make_dir_pool, tmp_path) -> None:
+    """Measured before: libvirt's sparse upload ends the file at its last data, so a source ending
+    in a hole left a 64 MiB volume 4 MiB long."""
+    pool = make_dir_pool("upload")
+    source = tmp_path / "image.raw"
+    with open(source, "wb") as f:
+        f.write(os.urandom(MiB))
+        f.truncate(4 * MiB)  # 3 MiB of trailing hole
+    vol_id, outs = volume(pool.name, "up.raw", format="raw", capacity="64MiB", upload_from=str(source))
+    assert outs["current_capacity"] == 64 * MiB
+    with open(pool.path / "up.raw", "rb") as f:
+        assert f.read(MiB) == source.read_bytes()[:MiB]
+    VOLUMES.delete(vol_id, outs, CTX)
+
+
+@pytest.fixture
+def small_file_system(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "plstest-small", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_scrub_wipe_that_would_fill_the_pool_is_refused_and_deletes_nothing(make_dir_pool, conn,
+                                                                              small_file_system) -> None:
+    """scrub writes every block: a sparse 64 MiB volume in a 16 MiB file system would fill it under
+    every VM on it. The wipe is refused with the shortfall, nothing is wiped or deleted."""
+    name = unique("scrubfull")
+    pool = conn.storagePoolCreateXML(f"<pool type='dir'><name>{name}</name><target><path>{small_file_system}"
+                                     "</path></target></pool>", 0)
+    try:
+        vol_id, outs = volume(name, "big.raw", format="raw", capacity="64MiB", wipe_on_destroy="nnsa")
+        with pytest.raises(LibvirtOpError, match=r"needs \d+ more bytes in pool .* which has \d+ free"):
+            VOLUMES.delete(vol_id, outs, CTX)
+        assert (small_file_system / "big.raw").exists()
+        VOLUMES.delete(vol_id, {**outs, "wipe_on_destroy": "zero"}, CTX)  # zero truncates: no fill
+        assert not (small_file_system / "big.raw").exists()
+    finally:
+        pool.destroy()
+
+
+def test_a_refresh_refused_while_a_job_runs_on_the_pool_waits_for_it(make_dir_pool) -> None:
+    """libvirt refuses a pool refresh while a build, clone, wipe or upload runs ("asynchronous jobs
+    running"); the provider's refresh waits for the job instead of failing (or, before, reading the
+    refusal as "gone")."""
+    pool = make_dir_pool("jobs")
+    vol = pool.pool.createXML("<volume><name>busy.raw</name><capacity unit='MiB'>512</capacity>"
+                              "<allocation unit='MiB'>512</allocation><target><format type='raw'/></target></volume>", 0)
+    wiping = threading.Thread(target=lambda: vol.wipePattern(libvirt.VIR_STORAGE_VOL_WIPE_ALG_ZERO, 0))
+    wiping.start()
+    try:
+        refused = None
+        for _ in range(200):
+            try:
+                pool.pool.refresh(0)
+            except libvirt.libvirtError as e:
+                refused = e
+                break
+        assert refused is not None and "asynchronous jobs running" in refused.get_error_message(), \
+            "the wipe should have held the pool's job while refreshing"
+        pool_ops.refresh(pool.pool)  # waits for the wipe, then refreshes
+        assert not wiping.is_alive()
+    finally:
+        wiping.join()
+        vol.delete(0)
