@@ -14,6 +14,8 @@ CACHE="${PLS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-libvirt-storage}"
 CLI_MODULE="$ROOT/tools/pulumi-cli"
 # The single pin of the Pulumi version: the wrapper module's go.mod.
 PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" {print $2; exit}' "$CLI_MODULE/go.mod")
+# The YAML language host (github.com/pulumi/pulumi-yaml), for YAML programs with the provider plugin.
+YAML_VERSION=v1.25.0
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -69,13 +71,14 @@ start_libvirtd() {
 }
 
 install_virtualenv() {
+  # The project (provider, dynamic SDK, plugin) and the plugin's own SDK, a package of its own.
   local stamp="$VENV/.installed" want
-  want=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+  want=$(cat "$ROOT/pyproject.toml" "$ROOT/sdk/python-native/pyproject.toml" | sha256sum | cut -d' ' -f1)
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
   log "installing the project into $VENV"
   [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" -e "$ROOT/sdk/python-native"
   echo "$want" >"$stamp"
 }
 
@@ -121,6 +124,34 @@ install_pulumi_cli() {
     mv "$host.tmp" "$host"
   fi
   cmp -s "$host" "$bin/pulumi-language-python" 2>/dev/null || install -m 0755 "$host" "$bin/pulumi-language-python"
+
+  # The generator of the plugin's Python SDK (Pulumi's own pkg/codegen/python): `make sdk` runs it.
+  local gen
+  src_hash=$(cat "$CLI_MODULE/go.mod" "$CLI_MODULE/go.sum" "$CLI_MODULE"/cmd/pulumi-libvirt-storage-sdkgen/*.go | sha256sum | cut -c1-16)
+  gen="$build/pulumi-libvirt-storage-sdkgen-$src_hash"
+  if [[ ! -x "$gen" ]]; then
+    log "building pulumi-libvirt-storage-sdkgen"
+    (cd "$CLI_MODULE" && go build -trimpath -o "$gen.tmp" ./cmd/pulumi-libvirt-storage-sdkgen)
+    mv "$gen.tmp" "$gen"
+  fi
+  cmp -s "$gen" "$bin/pulumi-libvirt-storage-sdkgen" 2>/dev/null || install -m 0755 "$gen" "$bin/pulumi-libvirt-storage-sdkgen"
+
+  # The YAML language host, to run YAML programs with the provider plugin: its own main module with
+  # replace directives (go install refuses those), so built from a writable copy of its source.
+  local yaml="$CACHE/pulumi-yaml-$YAML_VERSION/pulumi-language-yaml"
+  if [[ ! -x "$yaml" ]]; then
+    log "building pulumi-language-yaml $YAML_VERSION from the Go module proxy (cold: a few minutes)"
+    local src work
+    src=$(cd "$CLI_MODULE" && GOFLAGS=-mod=mod go mod download -json "github.com/pulumi/pulumi-yaml@$YAML_VERSION" \
+      | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    work=$(mktemp -d)
+    cp -r "$src/." "$work/" && chmod -R u+w "$work"
+    mkdir -p "$(dirname "$yaml")"
+    (cd "$work" && go build -trimpath -o "$yaml.tmp" ./cmd/pulumi-language-yaml)
+    mv "$yaml.tmp" "$yaml"
+    rm -rf "$work"
+  fi
+  cmp -s "$yaml" "$bin/pulumi-language-yaml" 2>/dev/null || install -m 0755 "$yaml" "$bin/pulumi-language-yaml"
 
   # The Python halves of the protocol ship as files inside the sdk/v3 module.
   local sdk

@@ -75,16 +75,32 @@ def conn() -> libvirt.virConnect:
     connection.close()
 
 
+FRONTENDS = ("dynamic", "plugin")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_frontends` run once with the dynamic provider and once with the provider
+    plugin: one set of tests for both front ends."""
+    if "frontend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_frontends"):
+        metafunc.parametrize("frontend", FRONTENDS)
+
+
 @pytest.fixture
-def project(tmp_path: pathlib.Path) -> Iterator[Callable[..., Any]]:
-    """Make real-engine Projects (tests/support/engine.py); each is destroyed and its stack
-    removed at the end of the test."""
+def frontend() -> str:
+    """The front end a real-engine test runs against (see pytest_generate_tests)."""
+    return "dynamic"
+
+
+@pytest.fixture
+def project(tmp_path: pathlib.Path, frontend: str) -> Iterator[Callable[..., Any]]:
+    """Make real-engine Projects (tests/support/engine.py) with the test's front end; each is
+    destroyed and its stack removed at the end of the test."""
     from tests.support.engine import Project
 
     made: list[Project] = []
 
     def make(program: str, **kw: Any) -> Project:
-        p = Project(tmp_path / f"project{len(made)}", program, **kw)
+        p = Project(tmp_path / f"project{len(made)}", program, frontend=kw.pop("frontend", frontend), **kw)
         made.append(p)
         return p
 

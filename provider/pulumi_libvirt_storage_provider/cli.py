@@ -5,12 +5,15 @@
     pulumi-libvirt-storage import-program --uri qemu:///system > __main__.py
 
     pulumi-libvirt-storage guard preview.json [--allow NAME ...]
+    pulumi-libvirt-storage migrate-state before.json > after.json
 
 import-args prints the resource arguments as JSON; import-program prints a Pulumi Python program
 that adopts every pool, volume and ceph secret of the host (keys are read from secret config).
 guard reads the JSON of `pulumi preview --json` (a file, or - for stdin), lists every pool, volume
 and secret it would delete or replace and what happens to its data, and exits 1 unless each one
-is allowed by resource name or URN (glob patterns work).
+is allowed by resource name or URN (glob patterns work). migrate-state rewrites the output of
+`pulumi stack export` so that the stack's pools, volumes and secrets move from the dynamic provider
+to the provider plugin (same objects, nothing recreated; see migrate.py), for `pulumi stack import`.
 """
 
 from __future__ import annotations
@@ -50,8 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     guard_cmd.add_argument("preview", help="the output of `pulumi preview --json` (a file, or - for stdin)")
     guard_cmd.add_argument("--allow", action="append", default=[], metavar="NAME",
                            help="a resource name or URN (glob) whose deletion or replacement is intended")
+    migrate_cmd = sub.add_parser("migrate-state", help="move an exported stack from the dynamic provider to "
+                                 "the provider plugin (for pulumi stack import)")
+    migrate_cmd.add_argument("export", help="the output of `pulumi stack export` (a file, or - for stdin)")
     ns = parser.parse_args(argv)
 
+    if ns.command == "migrate-state":
+        from . import migrate
+        text = sys.stdin.read() if ns.export == "-" else open(ns.export).read()
+        document, moved = migrate.migrate(json.loads(text))
+        json.dump(document, sys.stdout, indent=2)
+        print()
+        print(f"migrate-state: {moved} resource(s) moved to the libvirt-storage provider plugin", file=sys.stderr)
+        return 0
     if ns.command == "guard":
         from . import guard
         text = sys.stdin.read() if ns.preview == "-" else open(ns.preview).read()

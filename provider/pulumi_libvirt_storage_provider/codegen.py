@@ -1,5 +1,6 @@
-"""Generates the typed Python SDK (sdk/python/pulumi_libvirt_storage), the Pulumi package schema
-(sdk/schema.json) and the Markdown reference (docs/reference.md) from the resource schemas.
+"""Generates the typed Python SDK of the dynamic provider (sdk/python/pulumi_libvirt_storage), the Pulumi
+package schema (sdk/schema.json), the plugin's Python SDK (sdk/python-native, by Pulumi's own code
+generator from that schema) and the Markdown reference (docs/reference.md) from the resource schemas.
 
     python -m pulumi_libvirt_storage_provider.codegen [--check]
 
@@ -16,6 +17,7 @@ import sys
 
 from typing import Any
 
+from .package_schema import ENUMS, enum_const, package_schema_json, policy_note
 from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.pool import POOL_SCHEMA
 from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
@@ -42,9 +44,6 @@ NAMED_ENUMS = {
 # the pool's live type).
 ALWAYS_SET_OUTPUTS = {("StoragePool", "name"), ("StorageVolume", "name"), ("StorageVolume", "pool_type"),
                       ("CephSecret", "uuid")}
-ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": QEMU_IMG_FORMATS,
-         "SourceFormat": tuple(dict.fromkeys(FS_FORMATS + NETFS_FORMATS + DISK_FORMATS + LOGICAL_FORMATS)),
-         "BuildMode": (BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE)}
 
 _SCALAR = {Kind.STRING: "str", Kind.INTEGER: "int", Kind.BOOLEAN: "bool", Kind.SIZE: "Union[int, str]",
            Kind.MODE: "str", Kind.UID: "int", Kind.PATH: "str"}
@@ -53,11 +52,6 @@ _OUTPUT_SCALAR = {**_SCALAR, Kind.SIZE: "int"}
 
 def _camel(name: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-
-
-def _enum_const(value: str) -> str:
-    const = value.upper().replace("-", "_").replace(".", "_").replace("+", "_PLUS")
-    return "_" + const if const[0].isdigit() else const
 
 
 class _Gen:
@@ -94,19 +88,9 @@ class _Gen:
                 if sub.required:
                     ann = f"Required[{ann}]"
                 lines.append(f"    {sub.name}: {ann}")
-                lines.append(f'    """{_policy_note(sub)}{sub.doc}"""')
+                lines.append(f'    """{policy_note(sub)}{sub.doc}"""')
             self.input_types.append("\n".join(lines) + "\n")
         return name
-
-
-def _policy_note(f: Field) -> str:
-    if f.policy & Policy.SECRET:
-        return "(secret; changes in place) "
-    if f.policy & Policy.REPLACE:
-        return "(changing it replaces the resource) "
-    if f.policy & Policy.STATE:
-        return "(a setting of this provider; no change on the host) "
-    return "(changes in place) "
 
 
 def _resource(gen: _Gen, schema: ResourceSchema) -> str:
@@ -124,7 +108,7 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
             args.append(f"        {f.name}: pulumi.Input[{t}],")
         else:
             args.append(f"        {f.name}: Optional[pulumi.Input[{t}]] = None,")
-        docs.append(f"        :param {f.name}: {_policy_note(f)}{f.doc}")
+        docs.append(f"        :param {f.name}: {policy_note(f)}{f.doc}")
         value = f.name
         if f.policy & Policy.SECRET:
             value = f"pulumi.Output.secret({f.name})"
@@ -271,7 +255,7 @@ def render() -> dict[str, str]:
     for name, values in ENUMS.items():
         enums.append(f"\nclass {name}(str, Enum):")
         for v in values:
-            enums.append(f"    {_enum_const(v)} = {v!r}")
+            enums.append(f"    {enum_const(v)} = {v!r}")
         enums.append("")
     inputs = [HEADER, '"""Input types (TypedDicts) of the SDK."""\n',
               "from __future__ import annotations\n",
@@ -300,78 +284,9 @@ def render() -> dict[str, str]:
     files["py.typed"] = ""
     files["_utilities.py"] = HEADER + UTILITIES
     generated = {SDK_PREFIX + name: text for name, text in files.items()}
-    generated["sdk/schema.json"] = _schema_json()
+    generated["sdk/schema.json"] = package_schema_json()
     generated["docs/reference.md"] = _reference_md()
     return generated
-
-
-# -- Pulumi package schema ---------------------------------------------------------------------
-
-_SCHEMA_TYPES = {Kind.STRING: "string", Kind.INTEGER: "integer", Kind.BOOLEAN: "boolean", Kind.MODE: "string",
-                 Kind.UID: "integer", Kind.PATH: "string", Kind.ENUM: "string"}
-
-
-def _schema_property(f: Field, owner: str, types: dict[str, Any], output: bool = False) -> dict[str, Any]:
-    prop: dict[str, Any] = {"description": _policy_note(f) + f.doc}
-    if f.kind is Kind.SIZE:
-        prop.update({"type": "integer"} if output else {"oneOf": [{"type": "integer"}, {"type": "string"}]})
-    elif f.kind is Kind.OBJECT or (f.kind is Kind.LIST and f.fields):
-        token = f"libvirt-storage:index:{owner}{_camel(f.name.rstrip('s') if f.kind is Kind.LIST else f.name)}"
-        types[token] = {"type": "object", "description": f.doc,
-                        "properties": {sub.name: _schema_property(sub, token.split(':')[-1], types)
-                                       for sub in f.fields},
-                        "required": [sub.name for sub in f.fields if sub.required]}
-        ref = {"$ref": f"#/types/{token}"}
-        prop.update({"type": "array", "items": ref} if f.kind is Kind.LIST else ref)
-    elif f.kind is Kind.LIST:
-        prop.update({"type": "array", "items": {"type": _SCHEMA_TYPES[f.item or Kind.STRING]}})
-    elif f.kind is Kind.MAP:
-        prop.update({"type": "object", "additionalProperties": {"$ref": "pulumi.json#/Any"} if output
-                     else {"type": "string"}})
-    else:
-        prop["type"] = _SCHEMA_TYPES[f.kind]
-        if f.kind is Kind.ENUM and not output:
-            prop["description"] += " One of: " + ", ".join(f.values) + "."
-    if f.default is not None:
-        prop["default"] = f.default
-    if f.policy & Policy.SECRET:
-        prop["secret"] = True
-    if f.policy & Policy.REPLACE:
-        prop["replaceOnChanges"] = True
-    return prop
-
-
-def _schema_json() -> str:
-    import json
-    types: dict[str, Any] = {}
-    resources: dict[str, Any] = {}
-    for schema in (POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA):
-        inputs = {f.name: _schema_property(f, schema.name, types) for f in schema.inputs}
-        props = {f.name: _schema_property(f, schema.name, types, output=True)
-                 for f in schema.inputs + schema.outputs if not f.policy & Policy.SECRET}
-        resources[f"libvirt-storage:index:{schema.name}"] = {
-            "description": schema.doc + "\n\n## Example\n\n```python\n" + schema.example + "\n```",
-            "inputProperties": inputs,
-            "requiredInputs": [f.name for f in schema.inputs if f.required],
-            "properties": props,
-            "required": [f.name for f in schema.outputs],
-        }
-    for name, values in ENUMS.items():
-        types[f"libvirt-storage:index:{name}"] = {"type": "string",
-                                                  "enum": [{"name": _enum_const(v), "value": v} for v in values]}
-    package = {
-        "name": "libvirt-storage",
-        "displayName": "libvirt storage",
-        "description": "Pools of every libvirt type, volumes and Ceph secrets, as Pulumi dynamic resources.",
-        "keywords": ["pulumi", "libvirt", "kvm", "storage", "ceph", "rbd", "gluster", "iscsi"],
-        "license": "Apache-2.0",
-        "config": {"variables": {"uri": {"type": "string", "description": "Default libvirt connection URI "
-                                         "(stack config libvirt:uri)."}}},
-        "language": {"python": {"packageName": "pulumi_libvirt_storage"}},
-        "resources": resources,
-        "types": dict(sorted(types.items())),
-    }
-    return json.dumps(package, indent=2, sort_keys=False) + "\n"
 
 
 # -- Markdown reference -------------------------------------------------------------------------
@@ -450,12 +365,40 @@ def _reference_md() -> str:
     return "\n".join(lines) + "\n"
 
 
+NATIVE_SDK = "sdk/python-native"
+
+
+def render_native(schema_json: str) -> dict[str, str]:
+    """The plugin's Python SDK (sdk/python-native), generated from the package schema by Pulumi's own
+    code generator (tools/pulumi-cli/cmd/pulumi-libvirt-storage-sdkgen, which `make setup` builds)."""
+    import shutil
+    import subprocess
+    import tempfile
+    sdkgen = shutil.which("pulumi-libvirt-storage-sdkgen") or str(ROOT / ".venv" / "bin" / "pulumi-libvirt-storage-sdkgen")
+    if not pathlib.Path(sdkgen).exists():
+        raise SystemExit("pulumi-libvirt-storage-sdkgen is missing: run `make setup` (scripts/setup.sh) first")
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = pathlib.Path(tmp) / "schema.json"
+        schema.write_text(schema_json)
+        out = pathlib.Path(tmp) / "out"
+        subprocess.run([sdkgen, str(schema), str(out)], check=True)
+        return {f"{NATIVE_SDK}/{p.relative_to(out)}": p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when the SDK, schema or docs in the tree differ")
     args = parser.parse_args(argv)
     stale = []
-    for name, text in render().items():
+    generated = render()
+    generated.update(render_native(generated["sdk/schema.json"]))
+    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / NATIVE_SDK).rglob("*") if p.is_file()
+               and not any(part.endswith(".egg-info") or part in ("__pycache__", "build") for part in p.parts)}
+    for extra in sorted(on_disk - set(generated)):
+        stale.append(str(ROOT / extra))
+        if not args.check:
+            (ROOT / extra).unlink()
+    for name, text in generated.items():
         path = ROOT / name
         if path.exists() and path.read_text() == text:
             continue

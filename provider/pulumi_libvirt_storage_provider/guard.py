@@ -16,6 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .resources import LOGIC
+from .spec.names import from_wire
+
 # The resources of this project, in both front ends (pulumi.dynamic types carry the module name).
 _KINDS = {"StoragePool": "StoragePool", "StorageVolume": "StorageVolume", "CephSecret": "CephSecret"}
 _DESTRUCTIVE = {"delete": "DELETE", "replace": "REPLACE", "delete-replaced": "REPLACE",
@@ -76,7 +79,10 @@ def findings(preview: dict[str, Any]) -> list[Finding]:
         kind = _kind(type_token)
         if action is None or kind is None:
             continue
-        data, loses = _data_fate(kind, old.get("outputs") or {})
+        outputs = old.get("outputs") or {}
+        if type_token.startswith("libvirt-storage:index:"):  # the provider plugin's names are camelCase
+            outputs = from_wire(LOGIC[kind].schema, outputs)
+        data, loses = _data_fate(kind, outputs)
         previous = found.get(urn)
         reasons = sorted(set(step.get("replaceReasons") or []) | set(previous.reasons if previous else []))
         found[urn] = Finding(kind, urn.split("::")[-1], urn, "REPLACE" if previous else action, reasons, data, loses)

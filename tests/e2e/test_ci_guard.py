@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import unique
 from tests.support.engine import Project
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "ci-guard"
 
 

@@ -14,7 +14,7 @@ from lxml import etree
 
 from tests.conftest import unique
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 
 MiB = 1024**2
 PATTERN = b"guest data that must survive \x5a" * 1024

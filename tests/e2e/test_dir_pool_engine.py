@@ -13,7 +13,7 @@ from lxml import etree
 
 from tests.conftest import unique
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 
 PROGRAM = '''
 import pulumi

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import unique
 from tests.support.daemons import libvirtd_running, start_libvirtd
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 MiB = 1024**2
 
 MANY = '''

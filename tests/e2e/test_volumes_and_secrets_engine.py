@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import unique
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 
 VOLUMES = '''
 import pulumi

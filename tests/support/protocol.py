@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 import subprocess
 import sys
 import threading
@@ -45,22 +47,25 @@ def from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
     return rpc.deserialize_properties(s, keep_unknowns=True)
 
 
-class DynamicProviderProcess:
-    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources.
+class ProviderProcess:
+    """A provider server the engine would start (`argv`), driven over gRPC with pulumi's own stubs.
 
     stderr is drained by a thread from the start (a full pipe would block the server) and kept:
     `stderr_text()` so far, or everything from `close()`, which may be called more than once."""
 
-    def __init__(self, config: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.dynamic"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+    what = "the provider"
+
+    def __init__(self, argv: list[str], config: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
         self._stderr: list[str] = []
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
         line = self.proc.stdout.readline().strip()
         if not line.isdigit():
             self.close()
-            raise RuntimeError(f"pulumi.dynamic did not print its port (got {line!r}):\n{self.stderr_text()}")
+            raise RuntimeError(f"{self.what} did not print its port (got {line!r}):\n{self.stderr_text()}")
         port = int(line)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
@@ -68,13 +73,32 @@ class DynamicProviderProcess:
         cfg.update(config or {})
         self._closed = False
         try:
-            # The engine offers secrets; the dynamic server answers acceptSecrets=False, after which the
-            # engine strips secrets from what it sends.
             self.configure_response = self.stub.Configure(
                 provider_pb2.ConfigureRequest(args=cfg, acceptSecrets=True, acceptResources=True))
         except BaseException:
             self.close()
             raise
+
+
+class DynamicProviderProcess(ProviderProcess):
+    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources. (The engine
+    offers secrets; the dynamic server answers acceptSecrets=False, after which the engine strips
+    secrets from what it sends.)"""
+
+    what = "pulumi.dynamic"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__([sys.executable, "-u", "-m", "pulumi.dynamic"], config)
+
+
+class PluginProcess(ProviderProcess):
+    """`pulumi-resource-libvirt-storage`, the provider plugin, as the engine launches it."""
+
+    what = "pulumi-resource-libvirt-storage"
+
+    def __init__(self, config: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> None:
+        binary = pathlib.Path(sys.executable).parent / "pulumi-resource-libvirt-storage"
+        super().__init__([str(binary), "127.0.0.1:1"], config, env)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None

@@ -203,8 +203,14 @@ def test_empty_cephx_key_fails_on_value(value):
 
 def test_usage_name_and_value_are_required():
     props = {p for p, _ in failures_of(check_secret, {})}
-    assert props == {"usage_name", "value"}
+    assert props == {"usage_name"}
     reason_for(failures_of(check_secret, {"usage_name": "  ", "value": CEPH_KEY}), "usage_name")
+    # the value: required for a new secret, not for an adopted or an existing (imported) one
+    from pulumi_libvirt_storage_provider.resources import SECRETS, Context
+    failures = SECRETS.check({}, {"usage_name": "u"}, Context()).failures
+    assert [f.prop for f in failures] == ["value"] and "required for a new secret" in failures[0].reason
+    assert SECRETS.check({}, {"usage_name": "u", "adopt": True}, Context()).failures == []
+    assert SECRETS.check({"usage_name": "u"}, {"usage_name": "u"}, Context()).failures == []
 
 
 def test_secret_uuid_is_validated_and_lowercased():

@@ -66,7 +66,8 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], *, own_uuid: str | No
         if not spec.get("adopt"):
             raise LibvirtOpError(f"a ceph secret with usage name {spec['usage_name']!r} already exists (uuid "
                                  f"{existing.UUIDString()}); choose another usage_name or set adopt=true")
-        _set_value(existing, spec["value"])
+        if spec.get("value") is not None:
+            _set_value(existing, spec["value"])
         return state_of(existing), True
     uuid = spec.get("uuid") or str(uuidlib.uuid4())
     with contextlib.ExitStack() as undo:

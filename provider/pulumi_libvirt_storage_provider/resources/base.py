@@ -24,7 +24,7 @@ from typing import Any, Callable
 from pulumi.runtime import rpc
 
 from ..ops import connection
-from ..spec.fields import Failures, Policy, ResourceSchema, changed_paths, is_unknown, policy_for
+from ..spec.fields import Failures, Policy, ResourceSchema, Unknown, changed_paths, is_unknown, policy_for
 from ..spec.units import SpecError
 
 # Keys the SDK sends beside the inputs. They are part of the stored inputs and outputs.
@@ -192,10 +192,49 @@ class ResourceLogic:
         return None
 
     # -- previews --------------------------------------------------------------------------------
+    # Outputs that are libvirt's live figures: unknown in the preview of a change that reaches the host.
+    live_outputs: tuple[str, ...] = ()
+
     def predict(self, inputs: dict[str, Any], olds: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Outputs that are known before anything is asked of libvirt, from the (checked) inputs and
         the old outputs: a preview shows them instead of unknowns."""
         return {}
+
+    def public(self, spec: dict[str, Any]) -> dict[str, Any]:
+        secret = {f.name for f in self.schema.inputs if f.policy & Policy.SECRET}
+        return {k: v for k, v in spec.items() if k not in secret}
+
+    def preview_create(self, inputs: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """The outputs a preview of a create shows: the inputs, what `predict` can tell, and unknowns
+        for the rest (for front ends whose engine asks the provider during previews)."""
+        out: dict[str, Any] = {f.name: None for f in self.schema.inputs if not f.policy & Policy.SECRET}
+        out.update({f.name: Unknown() for f in self.schema.outputs})
+        out.update(self.public(inputs))
+        out["uri"] = inputs.get("uri") or Unknown()  # the default is resolved at create
+        out.update(self.predict(inputs, {}, ctx))
+        return out
+
+    def preview_update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """The outputs a preview of an update shows: the old outputs with the new inputs; what the
+        update cannot change stays known, so that dependents diff against real values."""
+        olds = whole_numbers(olds)
+        paths = self.changed_inputs(olds, news)
+        out = {**olds, **self.public(news), "uri": olds.get("uri")}
+        out.update(self.predict(news, olds, ctx))
+        for key in self.changed_live_outputs(paths):
+            out[key] = Unknown()
+        return out
+
+    def changed_live_outputs(self, paths: list[str]) -> tuple[str, ...]:
+        """Live outputs an update of `paths` may change: all of them when the update reaches the host."""
+        return self.live_outputs if any(not self.policy(p) & Policy.STATE for p in paths) else ()
+
+    # -- import ----------------------------------------------------------------------------------
+    def import_(self, id_: str, ctx: Context) -> tuple[Read, dict[str, Any]]:
+        """The object with libvirt id `id_` as outputs, and the inputs that declare it as it is (what
+        `pulumi import` turns into a program that previews with no changes). Read("", {}) when there
+        is no such object."""
+        raise NotImplementedError
 
     # -- life cycle --------------------------------------------------------------------------------
     def uri_of(self, props: dict[str, Any], ctx: Context) -> str:

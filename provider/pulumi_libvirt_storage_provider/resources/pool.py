@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import importer
 from ..ops import pools
 from ..ops.errors import LibvirtOpError
 from ..spec.fields import Policy, contains_unknown, is_unknown
@@ -24,6 +25,7 @@ class PoolLogic(ResourceLogic):
     schema = POOL_SCHEMA
     uuid_key = "uuid"
     optional_echoes = ("uuid",)
+    live_outputs = ("capacity", "allocation", "available", "xml")
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         return check_pool(raw)
@@ -102,6 +104,14 @@ class PoolLogic(ResourceLogic):
     def _outputs(self, spec: dict[str, Any], state: pools.PoolState, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
         return self.outputs(spec, {**state.outputs(), "adopted": adopted}, ctx)
+
+    def import_(self, id_: str, ctx: Context) -> tuple[Read, dict[str, Any]]:
+        state = self.call({}, ctx, lambda conn: pools.read(conn, id_))
+        if state is None:
+            return Read("", {}), {}
+        args = importer.pool_args(state.xml, active=state.active, autostart=state.autostart)
+        spec = self.validate(dict(args))
+        return Read(state.uuid, self._outputs(spec, state, False, ctx)), args
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
         state = self.call(props, ctx, lambda conn: pools.read(conn, id_))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import importer
 from ..ops import secrets
 from ..spec.fields import is_unknown
 from ..spec.secret import SECRET_SCHEMA, check_secret, fingerprint
+from ..spec.units import SpecError
 from .base import Context, Read, ResourceLogic
 
 SECRET_INPUTS = ("value",)
@@ -26,6 +28,12 @@ class SecretLogic(ResourceLogic):
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         return check_secret(raw)
+
+    def check_transition(self, olds: dict[str, Any], spec: dict[str, Any], ctx: Context) -> list[SpecError]:
+        if not olds and spec.get("value") is None and not spec.get("adopt"):
+            return [SpecError("value", "is required for a new secret: give the cephx key (pulumi config set --secret "
+                              "...); only an adopted or imported secret may leave it out")]
+        return []
 
     def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
         value = news.get("value")
@@ -42,8 +50,28 @@ class SecretLogic(ResourceLogic):
         state = secrets.read(conn, id_)
         return None if state is None else (state.uuid, state.observed.get("usage_name"))
 
+    live_outputs = ()
+
     def predict(self, inputs: dict[str, Any], olds: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"adopted": False} if inputs.get("adopt") is False else {}
+        predicted: dict[str, Any] = {"adopted": False} if inputs.get("adopt") is False else {}
+        value, uuid = inputs.get("value"), inputs.get("uuid") or olds.get("uuid")
+        if isinstance(value, str) and isinstance(uuid, str) and not is_unknown(value) and not is_unknown(uuid):
+            predicted["value_fingerprint"] = fingerprint(value, uuid)
+        return predicted
+
+    def import_(self, id_: str, ctx: Context) -> tuple[Read, dict[str, Any]]:
+        def run(conn: Any) -> tuple[Any, Any] | None:
+            state = secrets.read(conn, id_)
+            if state is None:
+                return None
+            return state, importer.secret_args(conn.secretLookupByUUIDString(id_).XMLDesc(0))
+
+        found = self.call({}, ctx, run)
+        if found is None or found[1] is None:
+            return Read("", {}), {}
+        state, args = found
+        spec = self.validate(dict(args))
+        return Read(state.uuid, self._outputs(spec, state, state.fingerprint or "", False, ctx)), args
 
     def _outputs(self, spec: dict[str, Any], state: secrets.SecretState, fp: str, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
@@ -54,7 +82,7 @@ class SecretLogic(ResourceLogic):
         spec = self.canonical(inputs)
         own = self.own_uuid(spec)
         state, adopted = self.call(spec, ctx, lambda conn: secrets.create(conn, spec, own_uuid=own))
-        fp = fingerprint(spec["value"], state.uuid)
+        fp = fingerprint(spec["value"], state.uuid) if spec.get("value") else (state.fingerprint or "")
         return state.uuid, self._outputs(spec, state, fp, adopted, ctx)
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
@@ -72,8 +100,8 @@ class SecretLogic(ResourceLogic):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
         spec = self.canonical(news)
-        fp = fingerprint(spec["value"], id_)
-        value_changed = fp != olds.get("value_fingerprint")
+        fp = fingerprint(spec["value"], id_) if spec.get("value") else olds.get("value_fingerprint") or ""
+        value_changed = spec.get("value") is not None and fp != olds.get("value_fingerprint")
         redefine = spec.get("description") != olds.get("description")
         state = self.call(olds, ctx, lambda conn: secrets.update(conn, id_, spec, value_changed=value_changed,
                                                                  redefine=redefine))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .. import importer
 from ..ops import connection, pools, volumes
 from ..ops.errors import ConnectionLost, LibvirtOpError
 from ..spec.fields import Failures, Policy, contains_unknown, is_unknown, normalize
@@ -32,6 +33,10 @@ class VolumeLogic(ResourceLogic):
     # the volume's disk (what a VM is given) changes with it; the volume itself stays (see
     # changed_inputs for the rest of it).
     hidden_policies = {POOL_KEY: Policy.UPDATE}
+    live_outputs = ("physical", "current_capacity", "current_allocation")
+
+    def changed_live_outputs(self, paths: list[str]) -> tuple[str, ...]:
+        return self.live_outputs if "capacity" in paths else ()  # only a resize changes the sizes
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         return check_volume(raw)
@@ -153,6 +158,24 @@ class VolumeLogic(ResourceLogic):
                  ) -> dict[str, Any]:
         computed = {**state.outputs(), "adopted": adopted, "disk_xml": disk_xml(state.disk, *_target(spec))}
         return self.outputs(spec, computed, ctx)
+
+    def import_(self, id_: str, ctx: Context) -> tuple[Read, dict[str, Any]]:
+        def run(conn: Any) -> tuple[Any, Any, dict[str, Any]] | None:
+            found = volumes.by_key(conn, id_)
+            if found is None:
+                return None
+            pool, vol = found
+            pool_type = parse_pool(pool.XMLDesc(0))["type"]
+            args = importer.volume_args(vol.XMLDesc(0), pool.name(), pool_type)
+            return pool, vol, args
+
+        found = self.call({}, ctx, run)
+        if found is None:
+            return Read("", {}), {}
+        pool, vol, args = found
+        spec = {**self.validate({**args, "adopt": True}), "adopt": False}  # (adopt: no capacity needed)
+        state = self.call({}, ctx, lambda conn: volumes.state_of(pool, vol, declared=spec.get("format")))
+        return Read(state.observed["key"], self._outputs(spec, state, False, ctx)), args
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
         declared = props.get("format")

@@ -27,7 +27,8 @@ SECRET_SCHEMA = ResourceSchema(
         Field("usage_name", Kind.STRING, "Usage name, e.g. \"client.libvirt secret\"; unique per host.", R,
               required=True),
         Field("value", Kind.STRING, "The cephx key as `ceph auth get-key` prints it (base64). A new value is set "
-              "in place.", SECRET | U, required=True),
+              "in place. Required for a new secret; an adopted or imported one without it keeps the value libvirt "
+              "holds.", SECRET | U),
         Field("description", Kind.STRING, "Description.", U),
         Field("private", Kind.BOOLEAN, "libvirt never reveals the value once set.", R, default=True),
         Field("ephemeral", Kind.BOOLEAN, "Kept in memory only, lost when libvirtd restarts.", R, default=False),

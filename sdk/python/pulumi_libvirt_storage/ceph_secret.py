@@ -48,7 +48,7 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
         resource_name: str,
         *,
         usage_name: pulumi.Input[str],
-        value: pulumi.Input[str],
+        value: Optional[pulumi.Input[str]] = None,
         description: Optional[pulumi.Input[str]] = None,
         private: Optional[pulumi.Input[bool]] = None,
         ephemeral: Optional[pulumi.Input[bool]] = None,
@@ -61,7 +61,7 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
 
         :param resource_name: The Pulumi resource name (also the prefix of an auto-generated name).
         :param usage_name: (changing it replaces the resource) Usage name, e.g. "client.libvirt secret"; unique per host.
-        :param value: (secret; changes in place) The cephx key as `ceph auth get-key` prints it (base64). A new value is set in place.
+        :param value: (secret; changes in place) The cephx key as `ceph auth get-key` prints it (base64). A new value is set in place. Required for a new secret; an adopted or imported one without it keeps the value libvirt holds.
         :param description: (changes in place) Description.
         :param private: (changing it replaces the resource) libvirt never reveals the value once set.
         :param ephemeral: (changing it replaces the resource) Kept in memory only, lost when libvirtd restarts.

@@ -14,8 +14,10 @@
 //   - report no required plugins: dynamic providers are served by the bundled
 //     `pulumi-resource-pulumi-python` script found on PATH.
 //
-// It does not install dependencies, generate code or convert programs: the project's
-// set-up script owns the virtualenv.
+//   - GenerateProgram: turn a PCL program into Python with Pulumi's own generator
+//     (pkg/codegen/python), which is what `pulumi import` prints.
+//
+// It does not install dependencies: the project's set-up script owns the virtualenv.
 package main
 
 import (
@@ -29,6 +31,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulumi/pulumi/pkg/v3/codegen/hcl2/syntax"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/pcl"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/python"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
+	"github.com/pulumi/pulumi/pkg/v3/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -89,6 +96,47 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 ) error {
 	msg := "dependencies are installed by the project's set-up script (make setup), not by this language host\n"
 	return server.Send(&pulumirpc.InstallDependenciesResponse{Stdout: []byte(msg)})
+}
+
+// GenerateProgram turns the PCL program of `pulumi import` (or `pulumi convert`) into Python with
+// Pulumi's own generator, the schemas of its packages read through the engine's loader.
+func (h *host) GenerateProgram(_ context.Context, req *pulumirpc.GenerateProgramRequest,
+) (*pulumirpc.GenerateProgramResponse, error) {
+	loader, err := schema.NewLoaderClient(req.GetLoaderTarget())
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+	parser := syntax.NewParser()
+	for path, contents := range req.GetSource() {
+		if err := parser.ParseFile(strings.NewReader(contents), path); err != nil {
+			return nil, err
+		}
+	}
+	if parser.Diagnostics.HasErrors() {
+		return &pulumirpc.GenerateProgramResponse{
+			Diagnostics: plugin.HclDiagnosticsToRPCDiagnostics(parser.Diagnostics),
+		}, nil
+	}
+	var opts []pcl.BindOption
+	if !req.GetStrict() {
+		opts = pcl.NonStrictBindOptions()
+	}
+	program, diags, err := pcl.BindProgram(parser.Files, schema.NewCachedLoader(loader), opts...)
+	if err != nil {
+		return nil, err
+	}
+	if diags.HasErrors() {
+		return &pulumirpc.GenerateProgramResponse{Diagnostics: plugin.HclDiagnosticsToRPCDiagnostics(diags)}, nil
+	}
+	files, genDiags, err := python.GenerateProgram(program)
+	if err != nil {
+		return nil, err
+	}
+	diags = append(diags, genDiags...)
+	return &pulumirpc.GenerateProgramResponse{
+		Source: files, Diagnostics: plugin.HclDiagnosticsToRPCDiagnostics(diags),
+	}, nil
 }
 
 func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
