@@ -31,7 +31,6 @@ scratch() {
 }
 
 module_dir() { # module version -> the read-only source directory in the module cache
-  scratch
   (cd "$SCRATCH/mod" && GOFLAGS=-mod=mod go mod download -json "$1@$2") |
     python3 -c 'import json, sys
 info = json.load(sys.stdin)
@@ -43,6 +42,7 @@ print(info["Dir"])'
 build() { # module version package output [ldflags]
   local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-} src work started=$SECONDS
   log "building $module $version ($pkg) into $out (cold: minutes on 2 cores)"
+  scratch  # here, not inside $(...): a subshell's SCRATCH would not reach the EXIT trap
   src=$(module_dir "$module" "$version")
   work="$SCRATCH/$(basename "$out")-src"
   mkdir -p "$work" "$(dirname "$out")"
@@ -55,8 +55,8 @@ build() { # module version package output [ldflags]
 }
 
 if [[ ! -x "$TOFU" ]]; then
-  # OpenTofu reads its version from version/VERSION (embedded); nothing to stamp.
-  build "$TOFU_MODULE" "$TOFU_VERSION" ./cmd/tofu "$TOFU"
+  # The version comes from version/VERSION (embedded); release builds also mark it non-dev.
+  build "$TOFU_MODULE" "$TOFU_VERSION" ./cmd/tofu "$TOFU" "-X github.com/opentofu/opentofu/version.dev=no"
 fi
 if [[ ! -x "$PROVIDER" ]]; then
   build "$PROVIDER_MODULE" "$PROVIDER_VERSION" . "$PROVIDER" \
