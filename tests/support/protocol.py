@@ -80,26 +80,6 @@ class ProviderProcess:
             raise
 
 
-class DynamicProviderProcess(ProviderProcess):
-    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources. (The engine
-    offers secrets; the dynamic server answers acceptSecrets=False, after which the engine strips
-    secrets from what it sends.)"""
-
-    what = "pulumi.dynamic"
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__([sys.executable, "-u", "-m", "pulumi.dynamic"], config)
-
-
-class PluginProcess(ProviderProcess):
-    """`pulumi-resource-libvirt-storage`, the provider plugin, as the engine launches it."""
-
-    what = "pulumi-resource-libvirt-storage"
-
-    def __init__(self, config: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> None:
-        binary = pathlib.Path(sys.executable).parent / "pulumi-resource-libvirt-storage"
-        super().__init__([str(binary), "127.0.0.1:1"], config, env)
-
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for chunk in iter(self.proc.stderr.readline, ""):
@@ -125,6 +105,27 @@ class PluginProcess(ProviderProcess):
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return self.stderr_text()
+
+
+class DynamicProviderProcess(ProviderProcess):
+    """`python -u -m pulumi.dynamic`, the process the engine starts for dynamic resources. (The engine
+    offers secrets; the dynamic server answers acceptSecrets=False, after which the engine strips
+    secrets from what it sends.)"""
+
+    what = "pulumi.dynamic"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__([sys.executable, "-u", "-m", "pulumi.dynamic"], config)
+
+
+class PluginProcess(ProviderProcess):
+    """`pulumi-resource-libvirt-storage`, the provider plugin, as the engine launches it."""
+
+    what = "pulumi-resource-libvirt-storage"
+
+    def __init__(self, config: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> None:
+        binary = pathlib.Path(sys.executable).parent / "pulumi-resource-libvirt-storage"
+        super().__init__([str(binary), "127.0.0.1:1"], config, env)
 
 
 def provider_props(provider: Any, props: dict[str, Any]) -> dict[str, Any]:
