@@ -35,7 +35,8 @@ def _from_xml(path: str, kind: str, pool: str | None) -> dict[str, Any] | None:
         if not pool:
             raise SystemExit("--pool is required with --kind volume")
         return importer.volume_args(xml, pool)
-    return importer.secret_args(xml)
+    found = importer.secret_args(xml)
+    return None if found is None else {"resource": found[0], **found[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         conn.close()
     if ns.command == "import-args":
-        json.dump({"pools": inventory.pools, "volumes": inventory.volumes, "secrets": inventory.secrets},
+        secrets = [{"resource": resource, **args} for resource, args in inventory.secrets]
+        json.dump({"pools": inventory.pools, "volumes": inventory.volumes, "secrets": secrets},
                   sys.stdout, indent=2)
         print()
     else:

@@ -18,11 +18,12 @@ import sys
 from typing import Any
 
 from .package_schema import ENUMS, enum_const, package_schema_json, policy_note
+from .spec.secret import SECRET_KINDS
 from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.pool import POOL_SCHEMA
 from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
-                             LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, QEMU_IMG_FORMATS)
-from .spec.secret import SECRET_SCHEMA
+                             LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, VOLUME_FORMATS)
+from .spec.secret import SECRET_SCHEMAS
 from .spec.volume import VOLUME_SCHEMA, WIPE_ALGORITHMS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -33,6 +34,10 @@ PROVIDERS = {
     "StoragePool": ("storage_pool", "StoragePoolProvider"),
     "StorageVolume": ("storage_volume", "StorageVolumeProvider"),
     "CephSecret": ("ceph_secret", "CephSecretProvider"),
+    "IscsiSecret": ("iscsi_secret", "IscsiSecretProvider"),
+    "VolumeSecret": ("volume_secret", "VolumeSecretProvider"),
+    "TlsSecret": ("tls_secret", "TlsSecretProvider"),
+    "VtpmSecret": ("vtpm_secret", "VtpmSecretProvider"),
 }
 # Enums worth a name of their own; other enum fields are typed with Literal only.
 NAMED_ENUMS = {
@@ -42,8 +47,8 @@ NAMED_ENUMS = {
 }
 # Optional inputs that are always set in the outputs (generated names, the uuid libvirt assigns,
 # the pool's live type).
-ALWAYS_SET_OUTPUTS = {("StoragePool", "name"), ("StorageVolume", "name"), ("StorageVolume", "pool_type"),
-                      ("CephSecret", "uuid")}
+ALWAYS_SET_OUTPUTS = {("StoragePool", "name"), ("StoragePool", "uuid"), ("StorageVolume", "name"),
+                      ("StorageVolume", "pool_type"), *((kind, "uuid") for kind in SECRET_KINDS)}
 
 _SCALAR = {Kind.STRING: "str", Kind.INTEGER: "int", Kind.BOOLEAN: "bool", Kind.SIZE: "Union[int, str]",
            Kind.MODE: "str", Kind.UID: "int", Kind.PATH: "str"}
@@ -115,8 +120,8 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         assigns.append(f'        props["{f.name}"] = {value}')
     outputs = []
     for f in schema.inputs + schema.outputs:
-        if f.policy & Policy.SECRET:
-            continue
+        if f.policy & Policy.SECRET and not f.policy & Policy.COMPUTED:
+            continue  # a secret input is never an output (a secret output, the fingerprint, is one)
         t = gen.type_of(res, f, res, output=True)
         optional = not (f.required or f.default is not None or f.policy & Policy.COMPUTED
                         or (res, f.name) in ALWAYS_SET_OUTPUTS)
@@ -250,7 +255,7 @@ async def _true() -> bool:
 
 def render() -> dict[str, str]:
     gen = _Gen()
-    resources = {s.name: _resource(gen, s) for s in (POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA)}
+    resources = {s.name: _resource(gen, s) for s in (POOL_SCHEMA, VOLUME_SCHEMA, *SECRET_SCHEMAS.values())}
     enums = [HEADER, '"""Enumerations of the SDK."""\n', "from enum import Enum\n"]
     for name, values in ENUMS.items():
         enums.append(f"\nclass {name}(str, Enum):")
@@ -274,12 +279,12 @@ def render() -> dict[str, str]:
                 f"from pulumi_libvirt_storage_provider.dynamic import {provider_cls}\n\n" +
                 "from . import _utilities\n" + deps + "\n\n" + resources[res])
         files[f"{module}.py"] = body
-    exports = ["StoragePool", "StorageVolume", "CephSecret", *ENUMS, *gen.input_names]
+    exports = [*PROVIDERS, *ENUMS, *gen.input_names]
     files["__init__.py"] = (HEADER + '"""Typed Pulumi resources for libvirt storage: pools of every type, volumes and '
-                            'Ceph secrets."""\n\n' +
-                            "from ._enums import *  # noqa: F401,F403\nfrom ._inputs import *  # noqa: F401,F403\n"
-                            "from .ceph_secret import CephSecret\nfrom .storage_pool import StoragePool\n"
-                            "from .storage_volume import StorageVolume\n\n"
+                            'the secrets they use (ceph keys, CHAP passwords, LUKS passphrases)."""\n\n' +
+                            "from ._enums import *  # noqa: F401,F403\nfrom ._inputs import *  # noqa: F401,F403\n" +
+                            "".join(f"from .{module} import {res}\n" for res, (module, _) in sorted(PROVIDERS.items())) +
+                            "\n"
                             "__all__ = [\n" + "".join(f"    {n!r},\n" for n in exports) + "]\n")
     files["py.typed"] = ""
     files["_utilities.py"] = HEADER + UTILITIES
@@ -338,7 +343,7 @@ def _reference_md() -> str:
              "Every property of the three resources, its type, and what a change does: **replace** (delete, "
              "then create), **in place** (through libvirt, same object), **setting only** (changes what this "
              "provider does later, e.g. on destroy; nothing on the host), **computed** (read from libvirt).", ""]
-    for schema in (POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA):
+    for schema in (POOL_SCHEMA, VOLUME_SCHEMA, *SECRET_SCHEMAS.values()):
         lines += [f"## {schema.name}", "", schema.doc, "", "```python", schema.example, "```", "",
                   "### Inputs", "", "| property | type | required | default | on change | description |",
                   "|---|---|---|---|---|---|", *_field_rows(schema.inputs), "",

@@ -12,13 +12,13 @@ from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.names import camel
 from .spec.pool import POOL_SCHEMA
 from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
-                             LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, QEMU_IMG_FORMATS)
-from .spec.secret import SECRET_SCHEMA
+                             LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, VOLUME_FORMATS)
+from .spec.secret import SECRET_SCHEMAS
 from .spec.volume import VOLUME_SCHEMA, WIPE_ALGORITHMS
 
 PACKAGE = "libvirt-storage"
-SCHEMAS: tuple[ResourceSchema, ...] = (POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA)
-ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": QEMU_IMG_FORMATS,
+SCHEMAS: tuple[ResourceSchema, ...] = (POOL_SCHEMA, VOLUME_SCHEMA, *SECRET_SCHEMAS.values())
+ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": VOLUME_FORMATS,
          "SourceFormat": tuple(dict.fromkeys(FS_FORMATS + NETFS_FORMATS + DISK_FORMATS + LOGICAL_FORMATS)),
          "BuildMode": (BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE)}
 _TYPES = {Kind.STRING: "string", Kind.INTEGER: "integer", Kind.BOOLEAN: "boolean", Kind.MODE: "string",
@@ -88,7 +88,8 @@ def package_schema() -> dict[str, Any]:
     for schema in SCHEMAS:
         inputs = {camel(f.name): _property(f, schema.name, types) for f in schema.inputs}
         outputs = {camel(f.name): _property(f, schema.name, types, output=True)
-                   for f in schema.inputs + schema.outputs if not f.policy & Policy.SECRET}
+                   for f in schema.inputs + schema.outputs
+                   if not (f.policy & Policy.SECRET and not f.policy & Policy.COMPUTED)}
         resources[token(schema.name)] = {
             "description": schema.doc + "\n\n## Example\n\n```python\n" + schema.example + "\n```",
             "inputProperties": inputs,

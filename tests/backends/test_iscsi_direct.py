@@ -280,3 +280,49 @@ def test_iscsi_direct_pool_and_adopted_lun_through_the_engine(net_project, conn,
     p.destroy()
     assert name not in {x.name() for x in conn.listAllStoragePools()}
     assert iscsi_target.backing_file(iscsi_target.open_iqn, 1).exists()
+
+
+CHAP_PROGRAM = '''
+import pulumi
+from pulumi_libvirt_storage import IscsiSecret, StoragePool, StorageVolume
+
+cfg = pulumi.Config()
+chap = IscsiSecret("chap", usage_name=cfg.require("usage"), value=cfg.require_secret("chapPassword"))
+pool = StoragePool("pool", name=cfg.require("pool"), type="iscsi-direct", source={
+    "hosts": [{"name": cfg.require("host"), "port": int(cfg.require("port"))}],
+    "devices": [{"path": cfg.require("iqn")}], "initiator_iqn": cfg.require("initiator"),
+    "auth": {"type": "chap", "username": cfg.require("user"), "secret_uuid": chap.uuid}})
+lun = StorageVolume("lun", pool=pool, name="unit:0:0:1", adopt=True)
+pulumi.export("pool_uuid", pool.uuid)
+pulumi.export("disk_xml", lun.disk_xml)
+'''
+
+
+@pytest.mark.engine
+@pytest.mark.both_frontends
+def test_chap_pool_with_the_secret_made_by_the_same_stack(net_project, conn, iscsi_target) -> None:
+    """An iscsi-direct pool that logs in to tgt with CHAP, its password in an IscsiSecret of the same
+    stack: rotated in place, never in the state or the output."""
+    name, usage = unique("chapeng"), unique("chapusage")
+    p = net_project(CHAP_PROGRAM, config={
+        "pool": name, "usage": usage, "host": iscsi_target.host, "port": str(iscsi_target.port),
+        "iqn": iscsi_target.chap_iqn, "initiator": iscsi_target.initiator_iqn, "user": iscsi_target.chap_user},
+        secrets={"chapPassword": iscsi_target.chap_password})
+    p.up()
+    out = p.outputs()
+    pool = conn.storagePoolLookupByName(name)
+    assert pool.isActive() and out["pool_uuid"] == pool.UUIDString(), "logged in with the CHAP password"
+    disk = etree.fromstring(out["disk_xml"].encode())
+    assert disk.find("auth").get("username") == iscsi_target.chap_user
+    p.preview("--expect-no-changes")
+    p.refresh()
+    p.preview("--expect-no-changes")
+    # a rotation previews as one update of the secret, nothing else
+    p.run("config", "set", "--secret", "chapPassword", stdin=iscsi_target.chap_password + "-next")
+    steps = p.preview_steps()
+    assert {k: v for k, v in steps.items() if v != "same"} == {"chap": "update"}
+    p.run("config", "set", "--secret", "chapPassword", stdin=iscsi_target.chap_password)
+    everything = p.state_text() + "\n".join(p.log)
+    assert iscsi_target.chap_password not in everything
+    p.destroy()
+    assert name not in {x.name() for x in conn.listAllStoragePools()}

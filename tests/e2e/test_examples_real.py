@@ -77,3 +77,22 @@ def test_vm_composition_pure_libvirt_route_runs_a_vm_on_our_disk(conn, tmp_path:
         except libvirt.libvirtError:
             pass
         shutil.rmtree(pool_path, ignore_errors=True)
+
+
+def test_encrypted_volume_example(conn, tmp_path: pathlib.Path) -> None:
+    passphrase = "example " + unique("pp")
+    p = Project(tmp_path / "p", (EXAMPLES / "encrypted-volume" / "__main__.py").read_text(), name="encrypted-volume",
+                config={"prefix": unique("enc"), "poolPath": str(tmp_path / "pool")},
+                secrets={"passphrase": passphrase})
+    try:
+        p.up()
+        out = p.outputs()
+        info = subprocess.run(["qemu-img", "info", out["disk_path"]], capture_output=True, text=True).stdout
+        assert "encrypted: yes" in info and "format: luks" in info, info
+        assert f"uuid='{out['secret_uuid']}'" in out["disk_xml"].replace('"', "'")
+        assert conn.secretLookupByUUIDString(out["secret_uuid"]).usageType() == libvirt.VIR_SECRET_USAGE_TYPE_VOLUME
+        p.preview("--expect-no-changes")
+        assert passphrase not in p.state_text() + "\n".join(p.log)
+        p.destroy()
+    finally:
+        p.close()

@@ -62,7 +62,7 @@ def test_configure_accepts_secrets_and_supports_previews(plugin: PluginProcess) 
 
 
 def test_check_failures_name_the_property_as_the_schema_spells_it(plugin: PluginProcess) -> None:
-    resp = check(plugin, "StoragePool", "bad", {"type": "iscsi", "source": {"initiatorIqn": "nope"}})
+    resp = check(plugin, "StoragePool", "bad", {"type": "iscsi", "source": {"initiatorIqn": "no pe"}})
     assert {f.property for f in resp.failures} == {"source.initiatorIqn"}
     resp = check(plugin, "StoragePool", "bad", {"type": "rbd", "source": {"name": "x"}})
     assert {f.property for f in resp.failures} == {"source.hosts"}

@@ -80,7 +80,7 @@ _NOT_RBD = {"rbd_config_options", "rbd_refresh_volume_allocation"}
 _NO_MOUNT = {"mount_options"}
 FORBIDDEN_BY_TYPE: dict[str, set[str]] = {
     "dir": {"source.hosts", "source.devices", "source.dir", "source.name", "source.adapter", "source.initiator_iqn",
-            "source.auth", "source.format", "source.vendor"} | _NO_MOUNT | _NOT_RBD,
+            "source.auth", "source.format"} | _NO_MOUNT | _NOT_RBD,
     "fs": {"source.hosts", "source.dir", "source.name", "source.adapter", "source.initiator_iqn",
            "source.auth"} | _NOT_RBD,
     "netfs": {"source.devices", "source.name", "source.adapter", "source.initiator_iqn", "source.auth"} | _NOT_RBD,

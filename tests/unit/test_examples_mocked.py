@@ -87,3 +87,9 @@ def test_gluster_example_declares_a_mounted_and_a_native_pool() -> None:
 def test_fs_on_device_never_formats_a_device_with_data() -> None:
     m = run_example("fs-on-device", {"device": "/dev/sdz"})
     assert m.resources["fs"][1]["build_mode"] == "no_overwrite"
+
+
+def test_encrypted_volume_refers_to_its_passphrase_secret_by_uuid() -> None:
+    m = run_example("encrypted-volume", {"passphrase": "correct horse"})
+    assert m.resources["secure-disk"][1]["encryption"] == {"format": "luks", "secret_uuid": "uuid-disk-passphrase"}
+    assert m.resources["disk-passphrase"][1]["usage_name"] == "/var/lib/libvirt/encrypted-images/vm1-secure.qcow2"

@@ -6,12 +6,12 @@ import pytest
 
 from pulumi_libvirt_storage_provider.spec.fields import Field, Kind, Policy, ResourceSchema
 from pulumi_libvirt_storage_provider.spec.pool import POOL_SCHEMA
-from pulumi_libvirt_storage_provider.spec.secret import SECRET_SCHEMA
+from pulumi_libvirt_storage_provider.spec.secret import SECRET_SCHEMA, SECRET_SCHEMAS
 from pulumi_libvirt_storage_provider.spec.volume import VOLUME_SCHEMA
 
 R, U, RS, S, C, SECRET = (Policy.REPLACE, Policy.UPDATE, Policy.RESTART, Policy.STATE, Policy.COMPUTED,
                           Policy.SECRET)
-SCHEMAS = [POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA]
+SCHEMAS = [POOL_SCHEMA, VOLUME_SCHEMA, *SECRET_SCHEMAS.values()]
 
 
 @pytest.mark.parametrize("key, policy", [
@@ -49,17 +49,22 @@ SCHEMAS = [POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA]
     ("CephSecret.value", SECRET | U),
     ("CephSecret.usage_name", R),
     ("CephSecret.description", U),
-    ("CephSecret.value_fingerprint", C),
+    ("CephSecret.value_fingerprint", C | SECRET),
+    ("IscsiSecret.value", SECRET | U),
+    ("VolumeSecret.value", SECRET | U),
 ])
 def test_policy_table_says_what_a_change_does(key, policy):
-    table = {**POOL_SCHEMA.policy, **VOLUME_SCHEMA.policy, **SECRET_SCHEMA.policy}
+    table = {k: v for s in SCHEMAS for k, v in s.policy.items()}
     assert table[key] == policy
 
 
-def test_secret_value_is_the_only_secret_field_and_is_declared_a_secret_output():
+def test_secret_values_and_their_fingerprints_are_the_only_secret_fields_and_are_secret_outputs():
     secrets = [k for s in SCHEMAS for k, p in s.policy.items() if p & SECRET]
-    assert secrets == ["CephSecret.value"]
-    assert SECRET_SCHEMA.secret_outputs == ("value",)
+    assert secrets == [f"{kind}.{f}" for kind in ("CephSecret", "IscsiSecret", "VolumeSecret",
+                                                             "TlsSecret", "VtpmSecret")
+                       for f in ("value", "value_fingerprint")]
+    for schema in SCHEMAS[2:]:
+        assert schema.secret_outputs == ("value", "value_fingerprint")
 
 
 def _walk(fields: tuple[Field, ...], prefix: str = ""):
@@ -78,7 +83,7 @@ def test_every_field_has_a_doc(schema: ResourceSchema):
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)
 def test_computed_means_output_and_outputs_are_computed(schema: ResourceSchema):
     assert [p for p, f in _walk(schema.inputs) if f.policy & C] == []
-    assert [p for p, f in _walk(schema.outputs) if f.policy != C] == []
+    assert [p for p, f in _walk(schema.outputs) if f.policy & ~SECRET != C] == []  # (a fingerprint is also secret)
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.name)

@@ -282,6 +282,27 @@ def test_unknown_secret_value_at_preview_is_a_change_without_replacement():
     assert result.changes is True and result.replaces == []
 
 
+@pytest.mark.parametrize("resource", ["VolumeSecret", "VtpmSecret"])
+def test_a_new_passphrase_for_encrypted_data_is_refused_until_allowed(resource):
+    # The LUKS header (or the vTPM state) keeps the old passphrase: setting a new one in libvirt
+    # would lock the data out. The change is refused at preview, naming the value and the way out.
+    from pulumi_libvirt_storage_provider import dynamic
+    provider = getattr(dynamic, f"{resource}Provider")()
+    first = checked(provider, {"usage_name": "/var/lib/libvirt/images/vm1.qcow2", "value": "0ld-Pa55"})
+    refused = provider.check(first, {**first, "value": "n3w-Pa55"}).failures
+    assert [f.property for f in refused] == ["value"]
+    assert "allow_value_change" in refused[0].reason and "n3w-Pa55" not in refused[0].reason and "0ld-Pa55" not in refused[0].reason
+    assert checked(provider, {**first, "value": "n3w-Pa55", "allow_value_change": True}, first)
+    assert checked(provider, {**first, "description": "same passphrase"}, first)
+
+
+def test_a_new_cephx_key_or_chap_password_is_an_update():
+    from pulumi_libvirt_storage_provider.dynamic import IscsiSecretProvider
+    first = checked(IscsiSecretProvider(), {"usage_name": "libvirtiscsi", "value": "old password"})
+    assert checked(IscsiSecretProvider(), {**first, "value": "new password"}, first)["value"] == "new password"
+    assert "allow_value_change" not in {f.name for f in IscsiSecretProvider().logic.schema.inputs}
+
+
 def test_check_chooses_a_secret_uuid_once_and_keeps_it():
     # chosen at check, the uuid is an input: known in every preview, so a key rotation does not
     # make the pools that refer to the secret look changed

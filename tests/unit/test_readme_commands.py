@@ -16,6 +16,7 @@ RUN_BY = {
     ".venv/bin/pulumi-libvirt-storage import-program --uri qemu:///system": "tests/unit/test_readme_commands.py",
     ".venv/bin/pulumi-libvirt-storage import-args --xml tests/unit/golden/pool-rbd-auth-config.xml":
         "tests/unit/test_readme_commands.py",
+    ".venv/bin/python -m tests.unit.corpus.measure --width 100": "tests/unit/test_readme_commands.py",
 }
 
 
@@ -52,3 +53,15 @@ def test_readme_import_commands_work(capsys, tmp_path) -> None:
     program = capsys.readouterr().out
     compile(program, "program.py", "exec")
     assert "StoragePool(" in program and "adopt=True" in program
+
+
+def test_readme_fidelity_measure_runs_and_its_figures_are_the_measured_ones(capsys) -> None:
+    from tests.unit.corpus import measure
+    assert measure.main(["--width", "100"]) == 0
+    table = capsys.readouterr().out
+    all_row = next(line for line in table.splitlines() if line.startswith("all "))
+    identical, *_, total = (int(n) for n in all_row.split()[1:])
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert f"holds {total} definitions" in text
+    assert f"{identical} are identical; the {['no', 'one', 'two', 'three', 'four', 'five'][total - identical]} " \
+        "that are not" in text

@@ -151,9 +151,9 @@ def test_scsi_host_parent_address_is_written_as_pci_hex():
                                                                      "slot": "0x1f", "function": "0x2"}
 
 
-def test_fc_host_adapter_writes_normalised_wwns_and_managed():
+def test_fc_host_adapter_writes_wwns_as_written_and_managed():
     adapter = etree.fromstring(pool_xml(round_trip_spec("scsi-fc-host")).encode()).find("source/adapter")
-    assert adapter.get("wwnn") == "20000000c9831b4b" and adapter.get("managed") == "yes"
+    assert adapter.get("wwnn") == "0x20000000C9831B4B" and adapter.get("managed") == "yes"
     assert adapter.get("parent") == "scsi_host3" and adapter.get("parent_fabric_wwn") == "2001000dec9877c1"
 
 

@@ -1,8 +1,8 @@
-"""Ceph secrets in libvirt's secret driver. The value goes in as bytes and never comes out."""
+"""Secrets in libvirt's secret driver, of any usage type. The value goes in as bytes and never
+comes out of this module."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -10,9 +10,13 @@ from typing import Any
 
 import libvirt
 
-from ..spec.secret import decode_key, fingerprint
+from ..spec.secret import SecretKind, fingerprint_of_bytes
 from ..xml.secret import parse_secret, secret_xml
 from .errors import LibvirtOpError, explain, is_gone, undo_quietly
+
+USAGE_TYPES = {"ceph": libvirt.VIR_SECRET_USAGE_TYPE_CEPH, "iscsi": libvirt.VIR_SECRET_USAGE_TYPE_ISCSI,
+               "volume": libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, "tls": libvirt.VIR_SECRET_USAGE_TYPE_TLS,
+               "vtpm": libvirt.VIR_SECRET_USAGE_TYPE_VTPM}
 
 
 @dataclass
@@ -22,13 +26,13 @@ class SecretState:
     fingerprint: str | None  # None when libvirt will not reveal the value (private)
 
 
-def by_usage(conn: libvirt.virConnect, usage_name: str) -> libvirt.virSecret | None:
+def by_usage(conn: libvirt.virConnect, kind: SecretKind, usage_name: str) -> libvirt.virSecret | None:
     try:
-        return conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, usage_name)
+        return conn.secretLookupByUsage(USAGE_TYPES[kind.usage_type], usage_name)
     except libvirt.libvirtError as e:
         if is_gone(e):
             return None
-        raise explain(e, f"looking up secret {usage_name!r}") from e
+        raise explain(e, f"looking up {kind.usage_type} secret {usage_name!r}") from e
 
 
 def state_of(secret: libvirt.virSecret) -> SecretState:
@@ -39,44 +43,61 @@ def state_of(secret: libvirt.virSecret) -> SecretState:
     fp = None
     if not observed.get("private"):
         try:
-            fp = fingerprint(base64.b64encode(secret.value()).decode(), secret.UUIDString())
+            fp = fingerprint_of_bytes(secret.value(), secret.UUIDString())
         except libvirt.libvirtError:
             fp = None  # no value set
     return SecretState(uuid=secret.UUIDString(), observed=observed, fingerprint=fp)
 
 
-def _set_value(secret: libvirt.virSecret, value: str) -> None:
+def _set_value(secret: libvirt.virSecret, kind: SecretKind, value: str) -> None:
     try:
-        secret.setValue(decode_key(value))
+        secret.setValue(kind.encode(value, "value"))
     except libvirt.libvirtError as e:
         # The message is libvirt's, which never quotes the value.
         raise explain(e, f"setting the value of secret {secret.UUIDString()}") from e
 
 
-def create(conn: libvirt.virConnect, spec: dict[str, Any], *, own_uuid: str | None = None
+def _holds_other_value(secret: libvirt.virSecret, kind: SecretKind, value: str) -> bool:
+    """Whether the secret holds a value other than `value` (a private one counts: it cannot be
+    compared). A secret without a value holds none."""
+    try:
+        return secret.value(0) != kind.encode(value, "value")
+    except libvirt.libvirtError as e:
+        return "does not have a value" not in (e.get_error_message() or "")
+
+
+def create(conn: libvirt.virConnect, kind: SecretKind, spec: dict[str, Any], *, own_uuid: str | None = None
            ) -> tuple[SecretState, bool]:
     """Define and set the value; (state, adopted). Undefines again when setting the value fails.
     `own_uuid`: the uuid this resource derives; a secret of this usage with it was left by an
     interrupted create of the same resource, and is removed and made again."""
-    existing = by_usage(conn, spec["usage_name"])
+    existing = by_usage(conn, kind, spec["usage_name"])
     if existing is not None and own_uuid and existing.UUIDString() == own_uuid:
         undo_quietly(existing.undefine)
-        existing = by_usage(conn, spec["usage_name"])
+        existing = by_usage(conn, kind, spec["usage_name"])
     if existing is not None:
         if not spec.get("adopt"):
-            raise LibvirtOpError(f"a ceph secret with usage name {spec['usage_name']!r} already exists (uuid "
+            raise LibvirtOpError(f"a {kind.usage_type} secret with usage {spec['usage_name']!r} already exists (uuid "
                                  f"{existing.UUIDString()}); choose another usage_name or set adopt=true")
         if spec.get("value") is not None:
-            _set_value(existing, spec["value"])
+            if kind.value_change_loses and not spec.get("allow_value_change") \
+                    and _holds_other_value(existing, kind, spec["value"]):
+                raise LibvirtOpError(
+                    f"adopt: the {kind.usage_type} secret {spec['usage_name']!r} already holds a value that is not "
+                    f"the given one, or cannot be read back (private); setting it: {kind.value_change_loses}. Leave "
+                    "value out to keep the secret's own, or set allow_value_change=true once that data uses the new "
+                    "value")
+            _set_value(existing, kind, spec["value"])
         return state_of(existing), True
     uuid = spec.get("uuid") or str(uuidlib.uuid4())
     with contextlib.ExitStack() as undo:
         try:
-            secret = conn.secretDefineXML(secret_xml(spec, uuid), 0)
+            secret = conn.secretDefineXML(secret_xml(spec, uuid, kind.usage_type), 0)
         except libvirt.libvirtError as e:
-            raise explain(e, f"defining secret {spec['usage_name']!r}") from e
+            raise explain(e, f"defining {kind.usage_type} secret {spec['usage_name']!r}") from e
         undo.callback(undo_quietly, secret.undefine)
-        _set_value(secret, spec["value"])
+        if spec.get("value") is not None:
+            _set_value(secret, kind, spec["value"])
         result = state_of(secret)
         undo.pop_all()
         return result, False
@@ -92,7 +113,7 @@ def read(conn: libvirt.virConnect, uuid: str) -> SecretState | None:
     return state_of(secret)
 
 
-def update(conn: libvirt.virConnect, uuid: str, spec: dict[str, Any], *, value_changed: bool,
+def update(conn: libvirt.virConnect, kind: SecretKind, uuid: str, spec: dict[str, Any], *, value_changed: bool,
            redefine: bool) -> SecretState:
     try:
         secret = conn.secretLookupByUUIDString(uuid)
@@ -100,11 +121,11 @@ def update(conn: libvirt.virConnect, uuid: str, spec: dict[str, Any], *, value_c
         raise explain(e, f"looking up secret {uuid}") from e
     if redefine:
         try:
-            secret = conn.secretDefineXML(secret_xml(spec, uuid), 0)
+            secret = conn.secretDefineXML(secret_xml(spec, uuid, kind.usage_type), 0)
         except libvirt.libvirtError as e:
             raise explain(e, f"redefining secret {uuid}") from e
     if value_changed:
-        _set_value(secret, spec["value"])
+        _set_value(secret, kind, spec["value"])
     return state_of(secret)
 
 

@@ -61,7 +61,8 @@ def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
 
 
 def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec: dict[str, Any] | None = None,
-             *, known_disk: tuple[str, dict[str, Any]] | None = None, declared: str | None = None) -> VolumeState:
+             *, known_disk: tuple[str, dict[str, Any]] | None = None, declared: str | None = None,
+             encryption: dict[str, Any] | None = None) -> VolumeState:
     """`pool_spec`: parse_pool() of the pool, when the caller has just read it. `known_disk`:
     (pool type, disk source) still valid from before, e.g. after a resize, which changes sizes
     only; the pool's XML is then not read at all. `declared`: the format the program declared;
@@ -78,14 +79,15 @@ def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec
             if pool_spec is None:
                 pool_spec = parse_pool(pool.XMLDesc(0))
             pool_type = pool_spec["type"]
-            disk = disk_source(pool_spec, {**observed, "format": declared_format({"format": declared}, pool_type)})
+            disk = disk_source(pool_spec, {**observed, "format": declared_format({"format": declared}, pool_type)},
+                               encryption)
     except libvirt.libvirtError as e:
         raise explain(e, f"reading volume {vol.name()}") from e
     return VolumeState(pool=pool.name(), pool_type=pool_type, observed=observed, disk=disk)
 
 
-def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, declared: str | None = None
-                  ) -> VolumeState | None:
+def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, declared: str | None = None,
+                  encryption: dict[str, Any] | None = None) -> VolumeState | None:
     """The volume as it is now, changes made outside libvirt included; None only when libvirt says
     it is gone (no such volume, or its file no longer exists).
 
@@ -107,7 +109,7 @@ def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, d
         if vol is None:
             return None
     try:
-        return state_of(pool, vol, pool_spec, declared=declared)
+        return state_of(pool, vol, pool_spec, declared=declared, encryption=encryption)
     except LibvirtOpError as e:
         if e.code in GONE_CODES or _file_is_gone(e):
             return None
@@ -187,10 +189,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
     # made it, and a failed create must remove its own partition and nobody else's.
     with _partition_lock(pool) if pool_type == "disk" else contextlib.nullcontext(), contextlib.ExitStack() as undo:
         try:
-            if source_vol is not None:
-                vol = pool.createXMLFrom(xml, source_vol, flags)
-            else:
-                vol = pool.createXML(xml, flags)
+            vol = _create_xml(pool, xml, source_vol, flags)
         except libvirt.libvirtError as e:
             if pool_type == "disk":
                 _remove_misnamed_partition(pool, e)
@@ -204,7 +203,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
             if vol.info()[1] < int(capacity):
                 # A sparse upload ends with the file's last data: a trailing hole truncates the volume.
                 resize(vol, int(capacity), allow_shrink=False)
-        result = state_of(pool, vol, pool_spec, declared=fmt)
+        result = state_of(pool, vol, pool_spec, declared=fmt, encryption=spec.get("encryption"))
         undo.pop_all()
         return result
 
@@ -218,6 +217,21 @@ def remove_leftover(conn: libvirt.virConnect, pool_name: str, name: str) -> None
     except libvirt.libvirtError as e:
         if not is_gone(e):
             raise explain(e, f"removing volume {name}, left in pool {pool_name} by an interrupted create") from e
+
+
+def _create_xml(pool: libvirt.virStoragePool, xml: str, source_vol: libvirt.virStorageVol | None, flags: int
+                ) -> libvirt.virStorageVol:
+    """createXML(From), tried again when qemu-img's LUKS key-derivation benchmark could not time itself
+    ("Unable to get accurate CPU usage", on a busy or virtualised CPU): nothing was made then."""
+    for attempt in range(3):
+        try:
+            if source_vol is not None:
+                return pool.createXMLFrom(xml, source_vol, flags)
+            return pool.createXML(xml, flags)
+        except libvirt.libvirtError as e:
+            if "Unable to get accurate CPU usage" not in (e.get_error_message() or "") or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 _PARTITION_LOCKS: dict[str, threading.Lock] = {}

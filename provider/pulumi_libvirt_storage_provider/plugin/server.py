@@ -80,7 +80,7 @@ class LibvirtStorageProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @staticmethod
     def _secret_keys(logic: ResourceLogic, given: set[str]) -> set[str]:
-        return given | {camel(f.name) for f in logic.schema.inputs if f.policy & Policy.SECRET}
+        return given | {camel(f.name) for f in logic.schema.inputs + logic.schema.outputs if f.policy & Policy.SECRET}
 
     def _out(self, logic: ResourceLogic, props: dict[str, Any], secret: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
         return encode(to_wire(logic.schema, props), self._secret_keys(logic, set(secret)))

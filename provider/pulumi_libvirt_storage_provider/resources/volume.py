@@ -96,7 +96,7 @@ class VolumeLogic(ResourceLogic):
         name = inputs.get("name")
         pool = inputs.get(POOL_KEY) or _pool_from_host(inputs, ctx)
         if not isinstance(name, str) or not pool or contains_unknown(pool) or contains_unknown(
-                {k: inputs.get(k) for k in ("format", "pool", "adopt")}):
+                {k: inputs.get(k) for k in ("format", "pool", "adopt", "encryption")}):
             return predicted
         predicted["pool_type"] = pool["type"]
         location = volume_location(pool, name)
@@ -104,7 +104,7 @@ class VolumeLogic(ResourceLogic):
             return predicted
         predicted.update(location)
         fmt = declared_format(inputs, pool["type"])
-        disk = disk_source(pool, {**location, "name": name, "format": fmt})
+        disk = disk_source(pool, {**location, "name": name, "format": fmt}, inputs.get("encryption"))
         if not contains_unknown(inputs.get("disk_target")):
             predicted["disk_xml"] = disk_xml(disk, *_target(inputs))
         predicted["disk"] = disk
@@ -131,7 +131,8 @@ class VolumeLogic(ResourceLogic):
                 if not spec.get("adopt"):
                     raise LibvirtOpError(f"a volume named {name!r} already exists in pool {spec['pool']!r}; choose "
                                          "another name, or set adopt=true to manage it")
-                return volumes.state_of(pool, existing, declared=spec.get("format")), True
+                return volumes.state_of(pool, existing, declared=spec.get("format"),
+                                        encryption=spec.get("encryption")), True
             if spec.get("adopt") and spec.get("capacity") is None and not (spec.get("clone_from")
                                                                            or spec.get("upload_from")):
                 raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
@@ -174,7 +175,8 @@ class VolumeLogic(ResourceLogic):
             return Read("", {}), {}
         pool, vol, args = found
         spec = {**self.validate({**args, "adopt": True}), "adopt": False}  # (adopt: no capacity needed)
-        state = self.call({}, ctx, lambda conn: volumes.state_of(pool, vol, declared=spec.get("format")))
+        state = self.call({}, ctx, lambda conn: volumes.state_of(pool, vol, declared=spec.get("format"),
+                                                                 encryption=spec.get("encryption")))
         return Read(state.observed["key"], self._outputs(spec, state, False, ctx)), args
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
@@ -188,7 +190,7 @@ class VolumeLogic(ResourceLogic):
                 if pool is not None and not pool.isActive():
                     return "inactive"
                 return None
-            return volumes.current_state(*found, declared=declared)
+            return volumes.current_state(*found, declared=declared, encryption=props.get("encryption"))
 
         state = self.call(props, ctx, run)
         if state is None:
@@ -225,8 +227,8 @@ class VolumeLogic(ResourceLogic):
                         and olds.get(POOL_KEY) == spec.get(POOL_KEY):
                     # A resize changes sizes only: the disk is still what it was.
                     return volumes.state_of(pool, vol, known_disk=(pool_type, olds["disk"]),
-                                            declared=spec.get("format"))
-            return volumes.state_of(pool, vol, declared=spec.get("format"))
+                                            declared=spec.get("format"), encryption=spec.get("encryption"))
+            return volumes.state_of(pool, vol, declared=spec.get("format"), encryption=spec.get("encryption"))
 
         state = self.call(olds, ctx, run)
         return self._outputs(spec, state, bool(olds.get("adopted")), ctx)

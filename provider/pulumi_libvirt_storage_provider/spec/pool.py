@@ -40,15 +40,36 @@ def check_uuid(value: Any, prop: str) -> str:
 
 
 def check_iqn(value: Any, prop: str) -> str:
-    if not _IQN_RE.match(value):
-        raise SpecError(prop, f"expected an iSCSI qualified name such as iqn.2024-01.org.example:target1, got {value!r}")
+    """An iSCSI name: libvirt takes any text (targets named `demo-target` exist), so only what cannot
+    be a name is refused."""
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise SpecError(prop, f"expected an iSCSI name such as iqn.2024-01.org.example:target1 (no spaces), got "
+                        f"{value!r}")
     return value
 
 
+_GENERIC_NAME_RE = re.compile(r"^[a-zA-Z0-9_+\-]+$")
+
+
+def check_iscsi_target(value: str, prop: str, pool_type: str) -> str:
+    """The target of an iscsi pool is what libvirt's schema takes: an IQN, an absolute path or a
+    plain name (`demo-target`); iscsi-direct speaks to the target itself and takes an IQN only."""
+    if _IQN_RE.match(value):
+        return value
+    if pool_type == "iscsi" and (value.startswith("/") and not any(c.isspace() for c in value)
+                                 or _GENERIC_NAME_RE.match(value)):
+        return value
+    kinds = "an IQN" if pool_type == "iscsi-direct" else "an IQN or a plain name of letters, digits, _ + -"
+    raise SpecError(prop, f"the iSCSI target of a {pool_type} pool is {kinds}, such as "
+                    f"iqn.2024-01.org.example:target1; got {value!r}")
+
+
 def check_wwn(value: Any, prop: str) -> str:
+    """A world wide name as libvirt validates it (16 hex digits, optionally 0x-prefixed), kept as
+    written: libvirt keeps it so, and another spelling would be another definition."""
     if not _WWN_RE.match(value):
         raise SpecError(prop, f"expected 16 hex digits (a WWN), got {value!r}")
-    return value.lower().removeprefix("0x")
+    return value
 
 
 PERMISSIONS = Field("permissions", Kind.OBJECT, "Owner, group, mode and SELinux label of the target.", U, fields=(
@@ -82,11 +103,12 @@ AUTH = Field("auth", Kind.OBJECT, "Authentication: ceph (rbd) or chap (iscsi, is
              ))
 
 ADAPTER = Field("adapter", Kind.OBJECT, "The SCSI host adapter of a scsi pool.", R, fields=(
-    Field("type", Kind.ENUM, "scsi_host or fc_host.", R, values=("scsi_host", "fc_host"), required=True),
+    Field("type", Kind.ENUM, "scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as "
+          "scsi_host.", R, values=("scsi_host", "fc_host")),
     Field("name", Kind.STRING, "scsi_host: the host name, e.g. host0.", R),
     Field("parent", Kind.STRING, "fc_host: the parent scsi_host of the vHBA.", R),
     Field("parent_address", Kind.OBJECT, "scsi_host: the PCI address and unique_id of the parent.", R, fields=(
-        Field("unique_id", Kind.INTEGER, "The unique_id of the scsi_host.", R, required=True),
+        Field("unique_id", Kind.INTEGER, "The unique_id of the scsi_host (libvirt requires it).", R, required=True),
         Field("domain", Kind.INTEGER, "PCI domain.", R, default=0),
         Field("bus", Kind.INTEGER, "PCI bus.", R, required=True),
         Field("slot", Kind.INTEGER, "PCI slot.", R, required=True),
@@ -234,7 +256,7 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
         for i, dev in enumerate(devices if isinstance(devices, list) else []):
             if isinstance(dev, dict) and isinstance(dev.get("path"), str) and not is_unknown(dev["path"]):
                 try:
-                    check_iqn(dev["path"], f"source.devices[{i}].path")
+                    check_iscsi_target(dev["path"], f"source.devices[{i}].path", pool_type)
                 except SpecError as e:
                     failures.append(e)
     elif t.devices is not FORBIDDEN:
@@ -256,14 +278,15 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     if pool_type == "netfs" and present(source.get("dir")) and not is_unknown(source.get("dir")):
         if fmt in (None, "auto", "nfs") and not str(source["dir"]).startswith("/"):
             failures.append(SpecError("source.dir", "an NFS export is an absolute path such as /srv/export"))
+    if (present(source.get("vendor")) or present(source.get("product"))) and not t.vendor_product:
+        failures.append(SpecError("source.vendor", f"vendor/product do not apply to a {pool_type} pool "
+                                  "(libvirt's schema allows them for dir, fs, netfs, logical, disk, iscsi, scsi)"))
     if present(source.get("protocol_version")) and not (t.protocol_version
                                                          and (is_unknown(fmt) or fmt in (None, "auto", "nfs"))):
         failures.append(SpecError("source.protocol_version", "applies to netfs pools of format nfs only"))
     if pool_type == "gluster" and isinstance(source.get("dir"), str) and not is_unknown(source["dir"]) \
             and not source["dir"].startswith("/"):
         failures.append(SpecError("source.dir", "must be an absolute path inside the volume, e.g. /vms"))
-    if (present(source.get("vendor")) or present(source.get("product"))) and not t.vendor_product:
-        failures.append(SpecError("source.vendor", f"vendor/product do not apply to a {pool_type} pool"))
 
     auth = source.get("auth")
     if present(auth) and not contains_unknown(auth):
@@ -276,7 +299,11 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
             failures.append(SpecError("source.auth", "give exactly one of secret_uuid or secret_usage"))
     adapter = source.get("adapter")
     if present(adapter) and not contains_unknown(adapter):
-        if adapter.get("type") == "scsi_host":
+        if adapter.get("type") is None:
+            if not adapter.get("name") or set(k for k, v in adapter.items() if v is not None) - {"name"}:
+                failures.append(SpecError("source.adapter.type", "is required unless the adapter is given by name "
+                                          "alone (the legacy form of a scsi_host adapter)"))
+        elif adapter.get("type") == "scsi_host":
             if bool(adapter.get("name")) == bool(adapter.get("parent_address")):
                 failures.append(SpecError("source.adapter", "a scsi_host adapter takes name or parent_address"))
         else:

@@ -26,10 +26,15 @@ class VolumeKind(enum.Enum):
     NETWORK = "network"  # reached by QEMU over the network (rbd, gluster, iscsi-direct)
 
 
-QEMU_IMG_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx", "cow", "qcow", "bochs",
-                    "cloop", "dmg", "iso", "ploop", "luks", "host_device")
-# What can be *created* in a file-based pool (qemu-img create, or libvirt itself for raw/iso).
-CREATABLE_FILE_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "vhdx", "qcow", "cow", "iso", "luks")
+# libvirt 9.0's volume formats (storagecommon.rng storageFormat): what it reads, reports and keeps.
+VOLUME_FORMATS = ("raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd", "ploop", "cow",
+                  "qcow", "qcow2", "qed", "vmdk", "luks")
+# What can be *created* in a file-based pool: libvirt writes raw and iso itself and the rest with
+# qemu-img 7.2, which cannot write bochs, cloop, dmg, fat, vhd or cow; ploop needs Virtuozzo's
+# ploop tool and dir is a directory, not a disk. A LUKS volume is format raw with encryption luks.
+CREATABLE_FILE_FORMATS = ("raw", "qcow2", "qed", "vmdk", "vpc", "vdi", "qcow", "iso")
+# Formats that take a backing store (storagecommon.rng storageFormatBacking).
+BACKING_FORMATS = ("qcow2", "qed", "vmdk", "qcow", "cow")
 
 FS_FORMATS = ("auto", "ext2", "ext3", "ext4", "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat",
               "hfs+", "xfs", "ocfs2", "vmfs")
@@ -102,6 +107,14 @@ class PoolTypeInfo:
     default_target: str | None = None  # what libvirt assumes when no target is given
     in_schema: bool = True  # present in libvirt 9.0's storagepool.rng
 
+    @property
+    def adoptable_formats(self) -> tuple[str, ...]:
+        """Formats an existing volume may have to be adopted: every format libvirt reports for a
+        file, the creatable ones elsewhere."""
+        if self.volume_kind is VolumeKind.FILE or self.volume_path is VolumePath.GLUSTER_URI:
+            return VOLUME_FORMATS
+        return self.volume_formats
+
 
 class PoolType(str, enum.Enum):
     DIR = "dir"
@@ -136,7 +149,8 @@ _FILE_VOLUMES = dict(volume_kind=VolumeKind.FILE, volume_formats=CREATABLE_FILE_
 POOL_TYPES: dict[PoolType, PoolTypeInfo] = {
     PoolType.DIR: PoolTypeInfo(
         doc="A directory on the host; volumes are files.",
-        target_path=REQUIRED, buildable=True, build_by_default=True, deletable=True, **_FILE_VOLUMES),
+        target_path=REQUIRED, vendor_product=True, buildable=True, build_by_default=True, deletable=True,
+        **_FILE_VOLUMES),
     PoolType.FS: PoolTypeInfo(
         doc="A block device with a file system, mounted on the target path by libvirt.",
         target_path=REQUIRED, devices=REQUIRED, formats=FS_FORMATS, vendor_product=True,

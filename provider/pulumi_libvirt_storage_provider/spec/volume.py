@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from .fields import Failures, Field, Kind, Policy, ResourceSchema, contains_unknown, is_unknown, normalize
-from .pool import PERMISSIONS, check_object_name
-from .pooltypes import POOL_TYPE_NAMES, QEMU_IMG_FORMATS, PoolTypeInfo, VolumeKind, info
+from .pool import PERMISSIONS, check_object_name, check_uuid
+from .pooltypes import (BACKING_FORMATS, POOL_TYPE_NAMES, VOLUME_FORMATS, PoolTypeInfo,
+                        VolumeKind, info)
 from .units import SpecError
 
 R, U, S, C = Policy.REPLACE, Policy.UPDATE, Policy.STATE, Policy.COMPUTED
@@ -36,6 +37,33 @@ def _target_dev(value: str, prop: str) -> str:
     return value
 
 
+ENCRYPTION = Field(
+    "encryption", Kind.OBJECT, "Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase "
+    "in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the "
+    "volume decrypted.", R, fields=(
+        Field("format", Kind.ENUM, "luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), "
+              "luks2 (librbd) and default.", R, values=("luks", "luks2", "qcow", "default"), required=True),
+        Field("engine", Kind.ENUM, "Who decrypts when a VM opens the volume: qemu (the default) or librbd "
+              "(rbd luks/luks2 images); carried into disk_xml.", R, values=("qemu", "librbd")),
+        Field("secret_uuid", Kind.STRING, "UUID of the libvirt secret holding the passphrase (a VolumeSecret's "
+              "uuid).", R, check=lambda v, p: check_uuid(v, p)),
+        Field("secret_usage", Kind.STRING, "Usage of that secret, instead of its uuid.", R),
+        Field("cipher", Kind.OBJECT, "LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).", R,
+              fields=(
+                  Field("name", Kind.ENUM, "Cipher.", R, values=("aes", "des", "cast5", "serpent", "twofish"),
+                        required=True),
+                  Field("size", Kind.INTEGER, "Key size in bits, e.g. 256.", R, required=True),
+                  Field("mode", Kind.ENUM, "Cipher mode (with hash, or neither: qemu-img's default).", R,
+                        values=("ecb", "cbc", "xts")),
+                  Field("hash", Kind.ENUM, "Hash of the key derivation (with mode).", R,
+                        values=("md5", "sha1", "sha256", "sha512", "ripemd160")),
+              )),
+        Field("ivgen", Kind.OBJECT, "LUKS initialisation vector generator.", R, fields=(
+            Field("name", Kind.ENUM, "Generator.", R, values=("plain", "plain64", "essiv"), required=True),
+            Field("hash", Kind.ENUM, "Hash (essiv).", R, values=("md5", "sha1", "sha256", "sha512", "ripemd160")),
+        )),
+    ))
+
 QCOW2 = Field("qcow2", Kind.OBJECT, "qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow.", R,
               fields=(
                   Field("compat", Kind.ENUM, "qcow2 compatibility level.", R, values=("0.10", "1.1")),
@@ -44,6 +72,7 @@ QCOW2 = Field("qcow2", Kind.OBJECT, "qcow2 options: compat, lazy_refcounts, clus
                   Field("preallocation", Kind.ENUM, "'metadata' preallocates qcow2 metadata.", R,
                         values=("off", "metadata")),
                   Field("nocow", Kind.BOOLEAN, "Disable copy-on-write of the file on btrfs.", R),
+                  Field("extended_l2", Kind.BOOLEAN, "Extended L2 entries (subclusters; compat 1.1 only).", R),
               ))
 
 VOLUME_SCHEMA = ResourceSchema(
@@ -82,6 +111,7 @@ VOLUME_SCHEMA = ResourceSchema(
         Field("permissions", Kind.OBJECT, PERMISSIONS.doc, R, fields=tuple(
             Field(f.name, f.kind, f.doc, R) for f in PERMISSIONS.fields)),
         QCOW2,
+        ENCRYPTION,
         Field("disk_target", Kind.OBJECT, "Where disk_xml attaches the volume in a domain: the target device name "
               "and bus (default vda on virtio). Give each disk of a domain its own.", S, fields=(
                   Field("dev", Kind.STRING, "Target device name in the guest, e.g. vdb or sda.", S,
@@ -139,20 +169,32 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
     if (spec.get("capacity") is None and not sources and not spec.get("adopt")
             and spec.get("backing_store") is None):
         failures.append(SpecError("capacity", "is required for a new empty volume, e.g. capacity=\"20GiB\""))
-    if spec.get("capacity") == 0:
-        failures.append(SpecError("capacity", "must be greater than 0"))
+    if spec.get("capacity") == 0 and not spec.get("adopt"):
+        failures.append(SpecError("capacity", "must be greater than 0 (0 only describes an existing volume: "
+                                  "set adopt=true)"))
     alloc, cap = spec.get("allocation"), spec.get("capacity")
-    if isinstance(alloc, int) and isinstance(cap, int) and alloc > cap:
+    if isinstance(alloc, int) and isinstance(cap, int) and alloc > cap and not spec.get("adopt"):
         failures.append(SpecError("allocation", f"({alloc} bytes) cannot exceed capacity ({cap} bytes)"))
+    adopt = bool(spec.get("adopt"))
     if fmt is not None and not is_unknown(fmt):
-        allowed = t.volume_formats if t is not None and t.volume_formats else QEMU_IMG_FORMATS
-        if t is not None and t.volume_kind is VolumeKind.BLOCK and t.volume_formats:
-            allowed = t.volume_formats
+        if t is None:
+            allowed = VOLUME_FORMATS
+        else:
+            allowed = t.adoptable_formats if adopt else t.volume_formats
         if fmt not in allowed and (t is None or t.volume_formats):
             where = f"a {pool_type} pool" if t is not None else "a volume"
-            failures.append(SpecError("format", f"{where} takes one of {', '.join(allowed)}; got {fmt!r}"))
+            if fmt == "luks" and not adopt:
+                hint = "; a LUKS volume is format \"raw\" with encryption={\"format\": \"luks\", ...}"
+            elif t is not None and fmt in t.adoptable_formats:
+                hint = (f"; libvirt reads {fmt} volumes but cannot create them here (qemu-img cannot write "
+                        "that format): set adopt=true to manage an existing one")
+            else:
+                hint = ""
+            failures.append(SpecError("format", f"{where} takes one of {', '.join(allowed)}; got {fmt!r}{hint}"))
+    # An LVM snapshot (raw over a raw logical volume) is libvirt's only raw backing store: adopt only.
+    lvm_snapshot = adopt and pool_type == "logical"
     if spec.get("backing_store") is not None and not is_unknown(fmt) \
-            and fmt not in (None, "qcow2", "qed", "vmdk", "qcow", "cow"):
+            and fmt not in (None, *BACKING_FORMATS) and not lvm_snapshot:
         failures.append(SpecError("format", "a volume with a backing store must be qcow2, qed or vmdk; set "
                                   "format=\"qcow2\""))
     qcow2 = spec.get("qcow2")
@@ -160,8 +202,9 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         qcow2 = None
     if qcow2 and fmt not in (None, "qcow2") and not is_unknown(fmt):
         failures.append(SpecError("qcow2", f"qcow2 options need format=\"qcow2\", the format is {fmt!r}"))
-    if qcow2 and qcow2.get("lazy_refcounts") and qcow2.get("compat") == "0.10":
-        failures.append(SpecError("qcow2.lazy_refcounts", "needs compat \"1.1\""))
+    for feature in ("lazy_refcounts", "extended_l2"):
+        if qcow2 and qcow2.get(feature) and qcow2.get("compat") == "0.10":
+            failures.append(SpecError(f"qcow2.{feature}", "needs compat \"1.1\""))
     if t is not None and not spec.get("adopt"):
         if not t.volume_formats:
             failures.append(SpecError("pool", f"volumes cannot be created in {pool_type} pools: "
@@ -174,6 +217,28 @@ def check_volume(raw: dict[str, Any]) -> dict[str, Any]:
         if pool_type == "disk" and spec.get("name") is None:
             failures.append(SpecError("name", "a disk pool names its partitions: give the next partition name, "
                                       "e.g. sdb1 (or loop0p1)"))
+    enc = spec.get("encryption")
+    if isinstance(enc, dict) and not contains_unknown(enc):
+        if enc.get("secret_uuid") and enc.get("secret_usage") or not (
+                enc.get("secret_uuid") or enc.get("secret_usage") or adopt):
+            failures.append(SpecError("encryption", "give the passphrase's secret by secret_uuid (a VolumeSecret's "
+                                      "uuid) or by secret_usage, one of them"))
+        if enc.get("format") != "luks" and not adopt:
+            why = {"qcow": "qcow (the legacy qcow2 AES encryption, broken by design)",
+                   "luks2": "luks2 (opened by librbd; libvirt's storage drivers do not write it)",
+                   "default": "default (libvirt's choice, the legacy qcow encryption for qcow2)"}
+            failures.append(SpecError("encryption.format", f"{why.get(enc.get('format'), enc.get('format'))} "
+                                      "can only be adopted; encrypt new volumes with luks"))
+        cipher = enc.get("cipher") or {}
+        if bool(cipher.get("mode")) != bool(cipher.get("hash")):
+            failures.append(SpecError("encryption.cipher", "give mode and hash together, or neither"))
+        if enc.get("format") == "luks" and fmt not in (None, "raw", "qcow2") and not is_unknown(fmt):
+            failures.append(SpecError("encryption.format", f"luks encrypts raw and qcow2 volumes; the format is {fmt!r}"))
+        if t is not None and not spec.get("adopt") and t.volume_kind is not VolumeKind.FILE and pool_type != "logical":
+            failures.append(SpecError("encryption", f"libvirt cannot create encrypted volumes in a {pool_type} pool"))
+        if enc.get("format") == "luks" and spec.get("backing_store") is not None and not adopt:
+            failures.append(SpecError("encryption", "an encrypted volume cannot have a backing store here; clone "
+                                      "the base instead (clone_from)"))
     wipe = spec.get("wipe_on_destroy")
     if t is not None and wipe is not None and not is_unknown(wipe) and wipe not in t.wipe_algorithms:
         failures.append(SpecError("wipe_on_destroy", f"libvirt cannot wipe volumes of a {pool_type} pool" if not

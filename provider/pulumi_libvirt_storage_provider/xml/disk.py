@@ -14,9 +14,19 @@ from .common import sub, to_string
 _AUTH_SECRET_TYPE = {"ceph": "ceph", "chap": "iscsi"}
 
 
-def disk_source(pool: dict[str, Any], volume: dict[str, Any]) -> dict[str, Any]:
+def disk_source(pool: dict[str, Any], volume: dict[str, Any], encryption: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
     """A plain description of the disk: {"type", "driver_type", and "file" | "dev" |
-    "protocol", "name", "hosts", "auth"}. `pool` is parse_pool() output, `volume` parse_volume()."""
+    "protocol", "name", "hosts", "auth"; "encryption" for an encrypted volume}. `pool` is parse_pool()
+    output, `volume` parse_volume() with the declared format; `encryption` the declared one."""
+    disk = _source(pool, volume)
+    if encryption:
+        disk["encryption"] = {k: encryption[k] for k in ("format", "engine", "secret_uuid", "secret_usage")
+                              if encryption.get(k)}
+    return disk
+
+
+def _source(pool: dict[str, Any], volume: dict[str, Any]) -> dict[str, Any]:
     fmt = volume.get("format") or "raw"
     if fmt in DISK_VOLUME_FORMATS or fmt == "iso":
         fmt = "raw"  # partitions and ISO images are opened raw by QEMU
@@ -66,8 +76,13 @@ def disk_xml(disk: dict[str, Any], target_dev: str = "vda", bus: str = "virtio")
         if disk.get("initiator_iqn"):
             sub(sub(src, "initiator"), "iqn", name=disk["initiator_iqn"])
     elif disk["type"] == "block":
-        sub(root, "source", dev=disk["dev"])
+        src = sub(root, "source", dev=disk["dev"])
     else:
-        sub(root, "source", file=disk["file"])
+        src = sub(root, "source", file=disk["file"])
+    enc = disk.get("encryption")
+    if enc:
+        el = sub(src, "encryption", format=enc["format"], engine=enc.get("engine"))
+        if enc.get("secret_uuid") or enc.get("secret_usage"):
+            sub(el, "secret", type="passphrase", uuid=enc.get("secret_uuid"), usage=enc.get("secret_usage"))
     sub(root, "target", dev=target_dev, bus=bus)
     return to_string(root)

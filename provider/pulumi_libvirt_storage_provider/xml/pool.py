@@ -46,14 +46,14 @@ def pool_xml(spec: dict[str, Any], uuid: str | None = None) -> str:
         sub(src, "dir", path=source["dir"])
     adapter = source.get("adapter")
     if adapter:
-        el = sub(src, "adapter", type=adapter["type"], name=adapter.get("name"), parent=adapter.get("parent"),
+        el = sub(src, "adapter", type=adapter.get("type"), name=adapter.get("name"), parent=adapter.get("parent"),
                  managed=None if adapter.get("managed") is None else ("yes" if adapter["managed"] else "no"),
                  parent_wwnn=adapter.get("parent_wwnn"), parent_wwpn=adapter.get("parent_wwpn"),
                  parent_fabric_wwn=adapter.get("parent_fabric_wwn"), wwnn=adapter.get("wwnn"),
                  wwpn=adapter.get("wwpn"))
         parent = adapter.get("parent_address")
         if parent:
-            pa = sub(el, "parentaddr", unique_id=parent["unique_id"])
+            pa = sub(el, "parentaddr", unique_id=parent.get("unique_id"))
             sub(pa, "address", domain=f"0x{parent.get('domain') or 0:04x}", bus=f"0x{parent['bus']:02x}",
                 slot=f"0x{parent['slot']:02x}", function=f"0x{parent['function']:x}")
     if source.get("name"):
@@ -134,7 +134,8 @@ def parse_pool(xml: str) -> dict[str, Any]:
                 a["managed"] = adapter.get("managed") == "yes"
             addr = adapter.find("parentaddr/address")
             if addr is not None:
-                a["parent_address"] = {"unique_id": int(adapter.find("parentaddr").get("unique_id")),
+                unique_id = adapter.find("parentaddr").get("unique_id")
+                a["parent_address"] = {"unique_id": int(unique_id) if unique_id is not None else None,
                                        "domain": int(addr.get("domain", "0"), 0), "bus": int(addr.get("bus"), 0),
                                        "slot": int(addr.get("slot"), 0), "function": int(addr.get("function"), 0)}
             source["adapter"] = prune(a)

@@ -8,9 +8,13 @@ import typing
 # Export this package's modules as members:
 from ._enums import *
 from .ceph_secret import *
+from .iscsi_secret import *
 from .provider import *
 from .storage_pool import *
 from .storage_volume import *
+from .tls_secret import *
+from .volume_secret import *
+from .vtpm_secret import *
 from ._inputs import *
 from . import outputs
 
@@ -30,8 +34,12 @@ _utilities.register(
   "fqn": "pulumi_libvirt_storage_native",
   "classes": {
    "libvirt-storage:index:CephSecret": "CephSecret",
+   "libvirt-storage:index:IscsiSecret": "IscsiSecret",
    "libvirt-storage:index:StoragePool": "StoragePool",
-   "libvirt-storage:index:StorageVolume": "StorageVolume"
+   "libvirt-storage:index:StorageVolume": "StorageVolume",
+   "libvirt-storage:index:TlsSecret": "TlsSecret",
+   "libvirt-storage:index:VolumeSecret": "VolumeSecret",
+   "libvirt-storage:index:VtpmSecret": "VtpmSecret"
   }
  }
 ]

@@ -73,21 +73,22 @@ class SourceFormat(_builtins.str, Enum):
 @pulumi.type_token("libvirt-storage:index:VolumeFormat")
 class VolumeFormat(_builtins.str, Enum):
     RAW = "raw"
-    QCOW2 = "qcow2"
-    QED = "qed"
-    VMDK = "vmdk"
-    VPC = "vpc"
-    VDI = "vdi"
-    VHDX = "vhdx"
-    COW = "cow"
-    QCOW = "qcow"
+    DIR = "dir"
     BOCHS = "bochs"
     CLOOP = "cloop"
     DMG = "dmg"
     ISO = "iso"
+    VPC = "vpc"
+    VDI = "vdi"
+    FAT = "fat"
+    VHD = "vhd"
     PLOOP = "ploop"
+    COW = "cow"
+    QCOW = "qcow"
+    QCOW2 = "qcow2"
+    QED = "qed"
+    VMDK = "vmdk"
     LUKS = "luks"
-    HOS_T_DEVICE = "host_device"
 
 
 @pulumi.type_token("libvirt-storage:index:WipeAlgorithm")

@@ -38,6 +38,12 @@ __all__ = [
     'StorageVolumeCloneFromArgsDict',
     'StorageVolumeDiskTargetArgs',
     'StorageVolumeDiskTargetArgsDict',
+    'StorageVolumeEncryptionArgs',
+    'StorageVolumeEncryptionArgsDict',
+    'StorageVolumeEncryptionCipherArgs',
+    'StorageVolumeEncryptionCipherArgsDict',
+    'StorageVolumeEncryptionIvgenArgs',
+    'StorageVolumeEncryptionIvgenArgsDict',
     'StorageVolumePermissionsArgs',
     'StorageVolumePermissionsArgsDict',
     'StorageVolumeQcow2Args',
@@ -282,10 +288,6 @@ class StoragePoolSourceAdapterArgsDict(TypedDict):
     """
     The SCSI host adapter of a scsi pool.
     """
-    type: pulumi.Input[_builtins.str]
-    """
-    (changing it replaces the resource) scsi_host or fc_host. One of: scsi_host, fc_host.
-    """
     managed: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
     """
     (changing it replaces the resource) fc_host: libvirt creates and deletes the vHBA.
@@ -314,6 +316,10 @@ class StoragePoolSourceAdapterArgsDict(TypedDict):
     """
     (changing it replaces the resource) fc_host: parent's wwpn.
     """
+    type: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host. One of: scsi_host, fc_host.
+    """
     wwnn: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     (changing it replaces the resource) fc_host: world wide node name.
@@ -326,7 +332,6 @@ class StoragePoolSourceAdapterArgsDict(TypedDict):
 @pulumi.input_type
 class StoragePoolSourceAdapterArgs:
     def __init__(__self__, *,
-                 type: pulumi.Input[_builtins.str],
                  managed: pulumi.Input[Optional[_builtins.bool]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  parent: pulumi.Input[Optional[_builtins.str]] = None,
@@ -334,12 +339,12 @@ class StoragePoolSourceAdapterArgs:
                  parent_fabric_wwn: pulumi.Input[Optional[_builtins.str]] = None,
                  parent_wwnn: pulumi.Input[Optional[_builtins.str]] = None,
                  parent_wwpn: pulumi.Input[Optional[_builtins.str]] = None,
+                 type: pulumi.Input[Optional[_builtins.str]] = None,
                  wwnn: pulumi.Input[Optional[_builtins.str]] = None,
                  wwpn: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The SCSI host adapter of a scsi pool.
 
-        :param pulumi.Input[_builtins.str] type: (changing it replaces the resource) scsi_host or fc_host. One of: scsi_host, fc_host.
         :param pulumi.Input[_builtins.bool] managed: (changing it replaces the resource) fc_host: libvirt creates and deletes the vHBA.
         :param pulumi.Input[_builtins.str] name: (changing it replaces the resource) scsi_host: the host name, e.g. host0.
         :param pulumi.Input[_builtins.str] parent: (changing it replaces the resource) fc_host: the parent scsi_host of the vHBA.
@@ -347,10 +352,10 @@ class StoragePoolSourceAdapterArgs:
         :param pulumi.Input[_builtins.str] parent_fabric_wwn: (changing it replaces the resource) fc_host: parent's fabric wwn.
         :param pulumi.Input[_builtins.str] parent_wwnn: (changing it replaces the resource) fc_host: parent's wwnn.
         :param pulumi.Input[_builtins.str] parent_wwpn: (changing it replaces the resource) fc_host: parent's wwpn.
+        :param pulumi.Input[_builtins.str] type: (changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host. One of: scsi_host, fc_host.
         :param pulumi.Input[_builtins.str] wwnn: (changing it replaces the resource) fc_host: world wide node name.
         :param pulumi.Input[_builtins.str] wwpn: (changing it replaces the resource) fc_host: world wide port name.
         """
-        pulumi.set(__self__, "type", type)
         if managed is not None:
             pulumi.set(__self__, "managed", managed)
         if name is not None:
@@ -365,22 +370,12 @@ class StoragePoolSourceAdapterArgs:
             pulumi.set(__self__, "parent_wwnn", parent_wwnn)
         if parent_wwpn is not None:
             pulumi.set(__self__, "parent_wwpn", parent_wwpn)
+        if type is not None:
+            pulumi.set(__self__, "type", type)
         if wwnn is not None:
             pulumi.set(__self__, "wwnn", wwnn)
         if wwpn is not None:
             pulumi.set(__self__, "wwpn", wwpn)
-
-    @_builtins.property
-    @pulumi.getter
-    def type(self) -> pulumi.Input[_builtins.str]:
-        """
-        (changing it replaces the resource) scsi_host or fc_host. One of: scsi_host, fc_host.
-        """
-        return pulumi.get(self, "type")
-
-    @type.setter
-    def type(self, value: pulumi.Input[_builtins.str]):
-        pulumi.set(self, "type", value)
 
     @_builtins.property
     @pulumi.getter
@@ -468,6 +463,18 @@ class StoragePoolSourceAdapterArgs:
 
     @_builtins.property
     @pulumi.getter
+    def type(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host. One of: scsi_host, fc_host.
+        """
+        return pulumi.get(self, "type")
+
+    @type.setter
+    def type(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "type", value)
+
+    @_builtins.property
+    @pulumi.getter
     def wwnn(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
         (changing it replaces the resource) fc_host: world wide node name.
@@ -509,7 +516,7 @@ class StoragePoolSourceAdapterParentAddressArgsDict(TypedDict):
     """
     unique_id: pulumi.Input[_builtins.int]
     """
-    (changing it replaces the resource) The unique_id of the scsi_host.
+    (changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it).
     """
     domain: NotRequired[pulumi.Input[Optional[_builtins.int]]]
     """
@@ -530,7 +537,7 @@ class StoragePoolSourceAdapterParentAddressArgs:
         :param pulumi.Input[_builtins.int] bus: (changing it replaces the resource) PCI bus.
         :param pulumi.Input[_builtins.int] function: (changing it replaces the resource) PCI function.
         :param pulumi.Input[_builtins.int] slot: (changing it replaces the resource) PCI slot.
-        :param pulumi.Input[_builtins.int] unique_id: (changing it replaces the resource) The unique_id of the scsi_host.
+        :param pulumi.Input[_builtins.int] unique_id: (changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it).
         :param pulumi.Input[_builtins.int] domain: (changing it replaces the resource) PCI domain.
         """
         pulumi.set(__self__, "bus", bus)
@@ -582,7 +589,7 @@ class StoragePoolSourceAdapterParentAddressArgs:
     @pulumi.getter(name="uniqueId")
     def unique_id(self) -> pulumi.Input[_builtins.int]:
         """
-        (changing it replaces the resource) The unique_id of the scsi_host.
+        (changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it).
         """
         return pulumi.get(self, "unique_id")
 
@@ -1108,6 +1115,284 @@ class StorageVolumeDiskTargetArgs:
         pulumi.set(self, "dev", value)
 
 
+class StorageVolumeEncryptionArgsDict(TypedDict):
+    """
+    Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+    """
+    format: pulumi.Input[_builtins.str]
+    """
+    (changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default. One of: luks, luks2, qcow, default.
+    """
+    cipher: NotRequired[pulumi.Input[Optional['StorageVolumeEncryptionCipherArgsDict']]]
+    """
+    (changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+    """
+    engine: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml. One of: qemu, librbd.
+    """
+    ivgen: NotRequired[pulumi.Input[Optional['StorageVolumeEncryptionIvgenArgsDict']]]
+    """
+    (changing it replaces the resource) LUKS initialisation vector generator.
+    """
+    secret_usage: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) Usage of that secret, instead of its uuid.
+    """
+    secret_uuid: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid).
+    """
+
+@pulumi.input_type
+class StorageVolumeEncryptionArgs:
+    def __init__(__self__, *,
+                 format: pulumi.Input[_builtins.str],
+                 cipher: pulumi.Input[Optional['StorageVolumeEncryptionCipherArgs']] = None,
+                 engine: pulumi.Input[Optional[_builtins.str]] = None,
+                 ivgen: pulumi.Input[Optional['StorageVolumeEncryptionIvgenArgs']] = None,
+                 secret_usage: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_uuid: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+
+        :param pulumi.Input[_builtins.str] format: (changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default. One of: luks, luks2, qcow, default.
+        :param pulumi.Input['StorageVolumeEncryptionCipherArgs'] cipher: (changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+        :param pulumi.Input[_builtins.str] engine: (changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml. One of: qemu, librbd.
+        :param pulumi.Input['StorageVolumeEncryptionIvgenArgs'] ivgen: (changing it replaces the resource) LUKS initialisation vector generator.
+        :param pulumi.Input[_builtins.str] secret_usage: (changing it replaces the resource) Usage of that secret, instead of its uuid.
+        :param pulumi.Input[_builtins.str] secret_uuid: (changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid).
+        """
+        pulumi.set(__self__, "format", format)
+        if cipher is not None:
+            pulumi.set(__self__, "cipher", cipher)
+        if engine is not None:
+            pulumi.set(__self__, "engine", engine)
+        if ivgen is not None:
+            pulumi.set(__self__, "ivgen", ivgen)
+        if secret_usage is not None:
+            pulumi.set(__self__, "secret_usage", secret_usage)
+        if secret_uuid is not None:
+            pulumi.set(__self__, "secret_uuid", secret_uuid)
+
+    @_builtins.property
+    @pulumi.getter
+    def format(self) -> pulumi.Input[_builtins.str]:
+        """
+        (changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default. One of: luks, luks2, qcow, default.
+        """
+        return pulumi.get(self, "format")
+
+    @format.setter
+    def format(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "format", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def cipher(self) -> pulumi.Input[Optional['StorageVolumeEncryptionCipherArgs']]:
+        """
+        (changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+        """
+        return pulumi.get(self, "cipher")
+
+    @cipher.setter
+    def cipher(self, value: pulumi.Input[Optional['StorageVolumeEncryptionCipherArgs']]):
+        pulumi.set(self, "cipher", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def engine(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml. One of: qemu, librbd.
+        """
+        return pulumi.get(self, "engine")
+
+    @engine.setter
+    def engine(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "engine", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ivgen(self) -> pulumi.Input[Optional['StorageVolumeEncryptionIvgenArgs']]:
+        """
+        (changing it replaces the resource) LUKS initialisation vector generator.
+        """
+        return pulumi.get(self, "ivgen")
+
+    @ivgen.setter
+    def ivgen(self, value: pulumi.Input[Optional['StorageVolumeEncryptionIvgenArgs']]):
+        pulumi.set(self, "ivgen", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretUsage")
+    def secret_usage(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) Usage of that secret, instead of its uuid.
+        """
+        return pulumi.get(self, "secret_usage")
+
+    @secret_usage.setter
+    def secret_usage(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_usage", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretUuid")
+    def secret_uuid(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid).
+        """
+        return pulumi.get(self, "secret_uuid")
+
+    @secret_uuid.setter
+    def secret_uuid(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_uuid", value)
+
+
+class StorageVolumeEncryptionCipherArgsDict(TypedDict):
+    """
+    LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    (changing it replaces the resource) Cipher. One of: aes, des, cast5, serpent, twofish.
+    """
+    size: pulumi.Input[_builtins.int]
+    """
+    (changing it replaces the resource) Key size in bits, e.g. 256.
+    """
+    hash: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) Hash of the key derivation (with mode). One of: md5, sha1, sha256, sha512, ripemd160.
+    """
+    mode: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default). One of: ecb, cbc, xts.
+    """
+
+@pulumi.input_type
+class StorageVolumeEncryptionCipherArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[_builtins.str],
+                 size: pulumi.Input[_builtins.int],
+                 hash: pulumi.Input[Optional[_builtins.str]] = None,
+                 mode: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+
+        :param pulumi.Input[_builtins.str] name: (changing it replaces the resource) Cipher. One of: aes, des, cast5, serpent, twofish.
+        :param pulumi.Input[_builtins.int] size: (changing it replaces the resource) Key size in bits, e.g. 256.
+        :param pulumi.Input[_builtins.str] hash: (changing it replaces the resource) Hash of the key derivation (with mode). One of: md5, sha1, sha256, sha512, ripemd160.
+        :param pulumi.Input[_builtins.str] mode: (changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default). One of: ecb, cbc, xts.
+        """
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "size", size)
+        if hash is not None:
+            pulumi.set(__self__, "hash", hash)
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        (changing it replaces the resource) Cipher. One of: aes, des, cast5, serpent, twofish.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def size(self) -> pulumi.Input[_builtins.int]:
+        """
+        (changing it replaces the resource) Key size in bits, e.g. 256.
+        """
+        return pulumi.get(self, "size")
+
+    @size.setter
+    def size(self, value: pulumi.Input[_builtins.int]):
+        pulumi.set(self, "size", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def hash(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) Hash of the key derivation (with mode). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        return pulumi.get(self, "hash")
+
+    @hash.setter
+    def hash(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "hash", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default). One of: ecb, cbc, xts.
+        """
+        return pulumi.get(self, "mode")
+
+    @mode.setter
+    def mode(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mode", value)
+
+
+class StorageVolumeEncryptionIvgenArgsDict(TypedDict):
+    """
+    LUKS initialisation vector generator.
+    """
+    name: pulumi.Input[_builtins.str]
+    """
+    (changing it replaces the resource) Generator. One of: plain, plain64, essiv.
+    """
+    hash: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    (changing it replaces the resource) Hash (essiv). One of: md5, sha1, sha256, sha512, ripemd160.
+    """
+
+@pulumi.input_type
+class StorageVolumeEncryptionIvgenArgs:
+    def __init__(__self__, *,
+                 name: pulumi.Input[_builtins.str],
+                 hash: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        LUKS initialisation vector generator.
+
+        :param pulumi.Input[_builtins.str] name: (changing it replaces the resource) Generator. One of: plain, plain64, essiv.
+        :param pulumi.Input[_builtins.str] hash: (changing it replaces the resource) Hash (essiv). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        pulumi.set(__self__, "name", name)
+        if hash is not None:
+            pulumi.set(__self__, "hash", hash)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> pulumi.Input[_builtins.str]:
+        """
+        (changing it replaces the resource) Generator. One of: plain, plain64, essiv.
+        """
+        return pulumi.get(self, "name")
+
+    @name.setter
+    def name(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "name", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def hash(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        (changing it replaces the resource) Hash (essiv). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        return pulumi.get(self, "hash")
+
+    @hash.setter
+    def hash(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "hash", value)
+
+
 class StorageVolumePermissionsArgsDict(TypedDict):
     """
     Owner, group, mode and SELinux label of the target.
@@ -1214,6 +1499,10 @@ class StorageVolumeQcow2ArgsDict(TypedDict):
     """
     (changing it replaces the resource) qcow2 compatibility level. One of: 0.10, 1.1.
     """
+    extended_l2: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    (changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only).
+    """
     lazy_refcounts: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
     """
     (changing it replaces the resource) Lazy refcounts (compat 1.1 only).
@@ -1232,6 +1521,7 @@ class StorageVolumeQcow2Args:
     def __init__(__self__, *,
                  cluster_size: pulumi.Input[Optional[Union[_builtins.int, _builtins.str]]] = None,
                  compat: pulumi.Input[Optional[_builtins.str]] = None,
+                 extended_l2: pulumi.Input[Optional[_builtins.bool]] = None,
                  lazy_refcounts: pulumi.Input[Optional[_builtins.bool]] = None,
                  nocow: pulumi.Input[Optional[_builtins.bool]] = None,
                  preallocation: pulumi.Input[Optional[_builtins.str]] = None):
@@ -1240,6 +1530,7 @@ class StorageVolumeQcow2Args:
 
         :param pulumi.Input[Union[_builtins.int, _builtins.str]] cluster_size: (changing it replaces the resource) Cluster size, e.g. "64KiB".
         :param pulumi.Input[_builtins.str] compat: (changing it replaces the resource) qcow2 compatibility level. One of: 0.10, 1.1.
+        :param pulumi.Input[_builtins.bool] extended_l2: (changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only).
         :param pulumi.Input[_builtins.bool] lazy_refcounts: (changing it replaces the resource) Lazy refcounts (compat 1.1 only).
         :param pulumi.Input[_builtins.bool] nocow: (changing it replaces the resource) Disable copy-on-write of the file on btrfs.
         :param pulumi.Input[_builtins.str] preallocation: (changing it replaces the resource) 'metadata' preallocates qcow2 metadata. One of: off, metadata.
@@ -1248,6 +1539,8 @@ class StorageVolumeQcow2Args:
             pulumi.set(__self__, "cluster_size", cluster_size)
         if compat is not None:
             pulumi.set(__self__, "compat", compat)
+        if extended_l2 is not None:
+            pulumi.set(__self__, "extended_l2", extended_l2)
         if lazy_refcounts is not None:
             pulumi.set(__self__, "lazy_refcounts", lazy_refcounts)
         if nocow is not None:
@@ -1278,6 +1571,18 @@ class StorageVolumeQcow2Args:
     @compat.setter
     def compat(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "compat", value)
+
+    @_builtins.property
+    @pulumi.getter(name="extendedL2")
+    def extended_l2(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        (changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only).
+        """
+        return pulumi.get(self, "extended_l2")
+
+    @extended_l2.setter
+    def extended_l2(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "extended_l2", value)
 
     @_builtins.property
     @pulumi.getter(name="lazyRefcounts")

@@ -31,12 +31,12 @@ class CephSecretArgs:
         The set of arguments for constructing a CephSecret resource.
 
         :param pulumi.Input[_builtins.str] usage_name: (changing it replaces the resource) Usage name, e.g. "client.libvirt secret"; unique per host.
-        :param pulumi.Input[_builtins.bool] adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy.
+        :param pulumi.Input[_builtins.bool] adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy.
         :param pulumi.Input[_builtins.str] description: (changes in place) Description.
         :param pulumi.Input[_builtins.bool] ephemeral: (changing it replaces the resource) Kept in memory only, lost when libvirtd restarts.
         :param pulumi.Input[_builtins.bool] private: (changing it replaces the resource) libvirt never reveals the value once set.
         :param pulumi.Input[_builtins.str] uri: (changing it replaces the resource) libvirt connection URI (see StoragePool.uri).
-        :param pulumi.Input[_builtins.str] uuid: (changing it replaces the resource) A fixed UUID; generated when omitted.
+        :param pulumi.Input[_builtins.str] uuid: (changing it replaces the resource) A fixed UUID; derived from the stack and resource name when omitted.
         :param pulumi.Input[_builtins.str] value: (secret; changes in place) The cephx key as `ceph auth get-key` prints it (base64). A new value is set in place. Required for a new secret; an adopted or imported one without it keeps the value libvirt holds.
         """
         pulumi.set(__self__, "usage_name", usage_name)
@@ -77,7 +77,7 @@ class CephSecretArgs:
     @pulumi.getter
     def adopt(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        (a setting of this provider; no change on the host) Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy.
+        (a setting of this provider; no change on the host) Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy.
         """
         return pulumi.get(self, "adopt")
 
@@ -137,7 +137,7 @@ class CephSecretArgs:
     @pulumi.getter
     def uuid(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        (changing it replaces the resource) A fixed UUID; generated when omitted.
+        (changing it replaces the resource) A fixed UUID; derived from the stack and resource name when omitted.
         """
         return pulumi.get(self, "uuid")
 
@@ -174,7 +174,7 @@ class CephSecret(pulumi.CustomResource):
                  value: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
-        A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The key is always a Pulumi secret; the state keeps only a fingerprint that changes when the key is rotated.
+        A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The value is always a Pulumi secret; the state keeps only a fingerprint (a secret output too) that changes when the value is rotated.
 
         ## Example
 
@@ -185,13 +185,13 @@ class CephSecret(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
-        :param pulumi.Input[_builtins.bool] adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy.
+        :param pulumi.Input[_builtins.bool] adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy.
         :param pulumi.Input[_builtins.str] description: (changes in place) Description.
         :param pulumi.Input[_builtins.bool] ephemeral: (changing it replaces the resource) Kept in memory only, lost when libvirtd restarts.
         :param pulumi.Input[_builtins.bool] private: (changing it replaces the resource) libvirt never reveals the value once set.
         :param pulumi.Input[_builtins.str] uri: (changing it replaces the resource) libvirt connection URI (see StoragePool.uri).
         :param pulumi.Input[_builtins.str] usage_name: (changing it replaces the resource) Usage name, e.g. "client.libvirt secret"; unique per host.
-        :param pulumi.Input[_builtins.str] uuid: (changing it replaces the resource) A fixed UUID; generated when omitted.
+        :param pulumi.Input[_builtins.str] uuid: (changing it replaces the resource) A fixed UUID; derived from the stack and resource name when omitted.
         :param pulumi.Input[_builtins.str] value: (secret; changes in place) The cephx key as `ceph auth get-key` prints it (base64). A new value is set in place. Required for a new secret; an adopted or imported one without it keeps the value libvirt holds.
         """
         ...
@@ -201,7 +201,7 @@ class CephSecret(pulumi.CustomResource):
                  args: CephSecretArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The key is always a Pulumi secret; the state keeps only a fingerprint that changes when the key is rotated.
+        A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The value is always a Pulumi secret; the state keeps only a fingerprint (a secret output too) that changes when the value is rotated.
 
         ## Example
 
@@ -260,6 +260,8 @@ class CephSecret(pulumi.CustomResource):
             __props__.__dict__["value"] = None if value is None else pulumi.Output.secret(value)
             __props__.__dict__["adopted"] = None
             __props__.__dict__["value_fingerprint"] = None
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["valueFingerprint"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(CephSecret, __self__).__init__(
             'libvirt-storage:index:CephSecret',
             resource_name,
@@ -303,7 +305,7 @@ class CephSecret(pulumi.CustomResource):
     @pulumi.getter
     def adopt(self) -> pulumi.Output[Optional[_builtins.bool]]:
         """
-        (a setting of this provider; no change on the host) Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy.
+        (a setting of this provider; no change on the host) Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy.
         """
         return pulumi.get(self, "adopt")
 
@@ -359,7 +361,7 @@ class CephSecret(pulumi.CustomResource):
     @pulumi.getter
     def uuid(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        (changing it replaces the resource) A fixed UUID; generated when omitted.
+        (changing it replaces the resource) A fixed UUID; derived from the stack and resource name when omitted.
         """
         return pulumi.get(self, "uuid")
 
@@ -367,7 +369,7 @@ class CephSecret(pulumi.CustomResource):
     @pulumi.getter(name="valueFingerprint")
     def value_fingerprint(self) -> pulumi.Output[_builtins.str]:
         """
-        (changes in place) HMAC-SHA256 of the key, keyed by the secret's uuid (16 hex digits): changes when the key is rotated, reveals nothing about it.
+        (secret; changes in place) A slow salted hash of the value (PBKDF2-HMAC-SHA256 keyed by the secret's uuid), a secret output: changes when the value is rotated.
         """
         return pulumi.get(self, "value_fingerprint")
 

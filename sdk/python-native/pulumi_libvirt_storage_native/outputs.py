@@ -28,6 +28,9 @@ __all__ = [
     'StorageVolumeBackingStore',
     'StorageVolumeCloneFrom',
     'StorageVolumeDiskTarget',
+    'StorageVolumeEncryption',
+    'StorageVolumeEncryptionCipher',
+    'StorageVolumeEncryptionIvgen',
     'StorageVolumePermissions',
     'StorageVolumeQcow2',
 ]
@@ -224,7 +227,6 @@ class StoragePoolSourceAdapter(dict):
         return super().get(key, default)
 
     def __init__(__self__, *,
-                 type: _builtins.str,
                  managed: Optional[_builtins.bool] = None,
                  name: Optional[_builtins.str] = None,
                  parent: Optional[_builtins.str] = None,
@@ -232,12 +234,12 @@ class StoragePoolSourceAdapter(dict):
                  parent_fabric_wwn: Optional[_builtins.str] = None,
                  parent_wwnn: Optional[_builtins.str] = None,
                  parent_wwpn: Optional[_builtins.str] = None,
+                 type: Optional[_builtins.str] = None,
                  wwnn: Optional[_builtins.str] = None,
                  wwpn: Optional[_builtins.str] = None):
         """
         The SCSI host adapter of a scsi pool.
 
-        :param _builtins.str type: (changing it replaces the resource) scsi_host or fc_host. One of: scsi_host, fc_host.
         :param _builtins.bool managed: (changing it replaces the resource) fc_host: libvirt creates and deletes the vHBA.
         :param _builtins.str name: (changing it replaces the resource) scsi_host: the host name, e.g. host0.
         :param _builtins.str parent: (changing it replaces the resource) fc_host: the parent scsi_host of the vHBA.
@@ -245,10 +247,10 @@ class StoragePoolSourceAdapter(dict):
         :param _builtins.str parent_fabric_wwn: (changing it replaces the resource) fc_host: parent's fabric wwn.
         :param _builtins.str parent_wwnn: (changing it replaces the resource) fc_host: parent's wwnn.
         :param _builtins.str parent_wwpn: (changing it replaces the resource) fc_host: parent's wwpn.
+        :param _builtins.str type: (changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host. One of: scsi_host, fc_host.
         :param _builtins.str wwnn: (changing it replaces the resource) fc_host: world wide node name.
         :param _builtins.str wwpn: (changing it replaces the resource) fc_host: world wide port name.
         """
-        pulumi.set(__self__, "type", type)
         if managed is not None:
             pulumi.set(__self__, "managed", managed)
         if name is not None:
@@ -263,18 +265,12 @@ class StoragePoolSourceAdapter(dict):
             pulumi.set(__self__, "parent_wwnn", parent_wwnn)
         if parent_wwpn is not None:
             pulumi.set(__self__, "parent_wwpn", parent_wwpn)
+        if type is not None:
+            pulumi.set(__self__, "type", type)
         if wwnn is not None:
             pulumi.set(__self__, "wwnn", wwnn)
         if wwpn is not None:
             pulumi.set(__self__, "wwpn", wwpn)
-
-    @_builtins.property
-    @pulumi.getter
-    def type(self) -> _builtins.str:
-        """
-        (changing it replaces the resource) scsi_host or fc_host. One of: scsi_host, fc_host.
-        """
-        return pulumi.get(self, "type")
 
     @_builtins.property
     @pulumi.getter
@@ -334,6 +330,14 @@ class StoragePoolSourceAdapter(dict):
 
     @_builtins.property
     @pulumi.getter
+    def type(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host. One of: scsi_host, fc_host.
+        """
+        return pulumi.get(self, "type")
+
+    @_builtins.property
+    @pulumi.getter
     def wwnn(self) -> Optional[_builtins.str]:
         """
         (changing it replaces the resource) fc_host: world wide node name.
@@ -383,7 +387,7 @@ class StoragePoolSourceAdapterParentAddress(dict):
         :param _builtins.int bus: (changing it replaces the resource) PCI bus.
         :param _builtins.int function: (changing it replaces the resource) PCI function.
         :param _builtins.int slot: (changing it replaces the resource) PCI slot.
-        :param _builtins.int unique_id: (changing it replaces the resource) The unique_id of the scsi_host.
+        :param _builtins.int unique_id: (changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it).
         :param _builtins.int domain: (changing it replaces the resource) PCI domain.
         """
         pulumi.set(__self__, "bus", bus)
@@ -423,7 +427,7 @@ class StoragePoolSourceAdapterParentAddress(dict):
     @pulumi.getter(name="uniqueId")
     def unique_id(self) -> _builtins.int:
         """
-        (changing it replaces the resource) The unique_id of the scsi_host.
+        (changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it).
         """
         return pulumi.get(self, "unique_id")
 
@@ -802,6 +806,201 @@ class StorageVolumeDiskTarget(dict):
 
 
 @pulumi.output_type
+class StorageVolumeEncryption(dict):
+    """
+    Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "secretUsage":
+            suggest = "secret_usage"
+        elif key == "secretUuid":
+            suggest = "secret_uuid"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in StorageVolumeEncryption. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        StorageVolumeEncryption.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        StorageVolumeEncryption.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 format: _builtins.str,
+                 cipher: Optional['outputs.StorageVolumeEncryptionCipher'] = None,
+                 engine: Optional[_builtins.str] = None,
+                 ivgen: Optional['outputs.StorageVolumeEncryptionIvgen'] = None,
+                 secret_usage: Optional[_builtins.str] = None,
+                 secret_uuid: Optional[_builtins.str] = None):
+        """
+        Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+
+        :param _builtins.str format: (changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default. One of: luks, luks2, qcow, default.
+        :param 'StorageVolumeEncryptionCipher' cipher: (changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+        :param _builtins.str engine: (changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml. One of: qemu, librbd.
+        :param 'StorageVolumeEncryptionIvgen' ivgen: (changing it replaces the resource) LUKS initialisation vector generator.
+        :param _builtins.str secret_usage: (changing it replaces the resource) Usage of that secret, instead of its uuid.
+        :param _builtins.str secret_uuid: (changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid).
+        """
+        pulumi.set(__self__, "format", format)
+        if cipher is not None:
+            pulumi.set(__self__, "cipher", cipher)
+        if engine is not None:
+            pulumi.set(__self__, "engine", engine)
+        if ivgen is not None:
+            pulumi.set(__self__, "ivgen", ivgen)
+        if secret_usage is not None:
+            pulumi.set(__self__, "secret_usage", secret_usage)
+        if secret_uuid is not None:
+            pulumi.set(__self__, "secret_uuid", secret_uuid)
+
+    @_builtins.property
+    @pulumi.getter
+    def format(self) -> _builtins.str:
+        """
+        (changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default. One of: luks, luks2, qcow, default.
+        """
+        return pulumi.get(self, "format")
+
+    @_builtins.property
+    @pulumi.getter
+    def cipher(self) -> Optional['outputs.StorageVolumeEncryptionCipher']:
+        """
+        (changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+        """
+        return pulumi.get(self, "cipher")
+
+    @_builtins.property
+    @pulumi.getter
+    def engine(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml. One of: qemu, librbd.
+        """
+        return pulumi.get(self, "engine")
+
+    @_builtins.property
+    @pulumi.getter
+    def ivgen(self) -> Optional['outputs.StorageVolumeEncryptionIvgen']:
+        """
+        (changing it replaces the resource) LUKS initialisation vector generator.
+        """
+        return pulumi.get(self, "ivgen")
+
+    @_builtins.property
+    @pulumi.getter(name="secretUsage")
+    def secret_usage(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) Usage of that secret, instead of its uuid.
+        """
+        return pulumi.get(self, "secret_usage")
+
+    @_builtins.property
+    @pulumi.getter(name="secretUuid")
+    def secret_uuid(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid).
+        """
+        return pulumi.get(self, "secret_uuid")
+
+
+@pulumi.output_type
+class StorageVolumeEncryptionCipher(dict):
+    """
+    LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+    """
+    def __init__(__self__, *,
+                 name: _builtins.str,
+                 size: _builtins.int,
+                 hash: Optional[_builtins.str] = None,
+                 mode: Optional[_builtins.str] = None):
+        """
+        LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256).
+
+        :param _builtins.str name: (changing it replaces the resource) Cipher. One of: aes, des, cast5, serpent, twofish.
+        :param _builtins.int size: (changing it replaces the resource) Key size in bits, e.g. 256.
+        :param _builtins.str hash: (changing it replaces the resource) Hash of the key derivation (with mode). One of: md5, sha1, sha256, sha512, ripemd160.
+        :param _builtins.str mode: (changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default). One of: ecb, cbc, xts.
+        """
+        pulumi.set(__self__, "name", name)
+        pulumi.set(__self__, "size", size)
+        if hash is not None:
+            pulumi.set(__self__, "hash", hash)
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        (changing it replaces the resource) Cipher. One of: aes, des, cast5, serpent, twofish.
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def size(self) -> _builtins.int:
+        """
+        (changing it replaces the resource) Key size in bits, e.g. 256.
+        """
+        return pulumi.get(self, "size")
+
+    @_builtins.property
+    @pulumi.getter
+    def hash(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) Hash of the key derivation (with mode). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        return pulumi.get(self, "hash")
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default). One of: ecb, cbc, xts.
+        """
+        return pulumi.get(self, "mode")
+
+
+@pulumi.output_type
+class StorageVolumeEncryptionIvgen(dict):
+    """
+    LUKS initialisation vector generator.
+    """
+    def __init__(__self__, *,
+                 name: _builtins.str,
+                 hash: Optional[_builtins.str] = None):
+        """
+        LUKS initialisation vector generator.
+
+        :param _builtins.str name: (changing it replaces the resource) Generator. One of: plain, plain64, essiv.
+        :param _builtins.str hash: (changing it replaces the resource) Hash (essiv). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        pulumi.set(__self__, "name", name)
+        if hash is not None:
+            pulumi.set(__self__, "hash", hash)
+
+    @_builtins.property
+    @pulumi.getter
+    def name(self) -> _builtins.str:
+        """
+        (changing it replaces the resource) Generator. One of: plain, plain64, essiv.
+        """
+        return pulumi.get(self, "name")
+
+    @_builtins.property
+    @pulumi.getter
+    def hash(self) -> Optional[_builtins.str]:
+        """
+        (changing it replaces the resource) Hash (essiv). One of: md5, sha1, sha256, sha512, ripemd160.
+        """
+        return pulumi.get(self, "hash")
+
+
+@pulumi.output_type
 class StorageVolumePermissions(dict):
     """
     Owner, group, mode and SELinux label of the target.
@@ -871,6 +1070,8 @@ class StorageVolumeQcow2(dict):
         suggest = None
         if key == "clusterSize":
             suggest = "cluster_size"
+        elif key == "extendedL2":
+            suggest = "extended_l2"
         elif key == "lazyRefcounts":
             suggest = "lazy_refcounts"
 
@@ -888,6 +1089,7 @@ class StorageVolumeQcow2(dict):
     def __init__(__self__, *,
                  cluster_size: Optional[Union[_builtins.int, _builtins.str]] = None,
                  compat: Optional[_builtins.str] = None,
+                 extended_l2: Optional[_builtins.bool] = None,
                  lazy_refcounts: Optional[_builtins.bool] = None,
                  nocow: Optional[_builtins.bool] = None,
                  preallocation: Optional[_builtins.str] = None):
@@ -896,6 +1098,7 @@ class StorageVolumeQcow2(dict):
 
         :param Union[_builtins.int, _builtins.str] cluster_size: (changing it replaces the resource) Cluster size, e.g. "64KiB".
         :param _builtins.str compat: (changing it replaces the resource) qcow2 compatibility level. One of: 0.10, 1.1.
+        :param _builtins.bool extended_l2: (changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only).
         :param _builtins.bool lazy_refcounts: (changing it replaces the resource) Lazy refcounts (compat 1.1 only).
         :param _builtins.bool nocow: (changing it replaces the resource) Disable copy-on-write of the file on btrfs.
         :param _builtins.str preallocation: (changing it replaces the resource) 'metadata' preallocates qcow2 metadata. One of: off, metadata.
@@ -904,6 +1107,8 @@ class StorageVolumeQcow2(dict):
             pulumi.set(__self__, "cluster_size", cluster_size)
         if compat is not None:
             pulumi.set(__self__, "compat", compat)
+        if extended_l2 is not None:
+            pulumi.set(__self__, "extended_l2", extended_l2)
         if lazy_refcounts is not None:
             pulumi.set(__self__, "lazy_refcounts", lazy_refcounts)
         if nocow is not None:
@@ -926,6 +1131,14 @@ class StorageVolumeQcow2(dict):
         (changing it replaces the resource) qcow2 compatibility level. One of: 0.10, 1.1.
         """
         return pulumi.get(self, "compat")
+
+    @_builtins.property
+    @pulumi.getter(name="extendedL2")
+    def extended_l2(self) -> Optional[_builtins.bool]:
+        """
+        (changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only).
+        """
+        return pulumi.get(self, "extended_l2")
 
     @_builtins.property
     @pulumi.getter(name="lazyRefcounts")

@@ -29,6 +29,7 @@ class StorageVolumeArgs:
                  capacity: pulumi.Input[Optional[Union[_builtins.int, _builtins.str]]] = None,
                  clone_from: pulumi.Input[Optional['StorageVolumeCloneFromArgs']] = None,
                  disk_target: pulumi.Input[Optional['StorageVolumeDiskTargetArgs']] = None,
+                 encryption: pulumi.Input[Optional['StorageVolumeEncryptionArgs']] = None,
                  format: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  permissions: pulumi.Input[Optional['StorageVolumePermissionsArgs']] = None,
@@ -48,6 +49,7 @@ class StorageVolumeArgs:
         :param pulumi.Input[Union[_builtins.int, _builtins.str]] capacity: (changes in place) Size in bytes, or a string with a unit such as "20GiB". Taken from the source when cloning or uploading and omitted.
         :param pulumi.Input['StorageVolumeCloneFromArgs'] clone_from: (changing it replaces the resource) Create as a copy of an existing volume (virStorageVolCreateXMLFrom), possibly from another pool and to a larger capacity.
         :param pulumi.Input['StorageVolumeDiskTargetArgs'] disk_target: (a setting of this provider; no change on the host) Where disk_xml attaches the volume in a domain: the target device name and bus (default vda on virtio). Give each disk of a domain its own.
+        :param pulumi.Input['StorageVolumeEncryptionArgs'] encryption: (changing it replaces the resource) Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
         :param pulumi.Input[_builtins.str] format: (changing it replaces the resource) Volume format: raw, qcow2, qed, vmdk, vpc, vdi, ... in file pools; raw on rbd; a partition type on disk pools.
         :param pulumi.Input[_builtins.str] name: (changing it replaces the resource) Volume name, unique in the pool. Auto-named when omitted, except on disk pools where libvirt names partitions (give the next partition name, e.g. sdb1).
         :param pulumi.Input['StorageVolumePermissionsArgs'] permissions: (changing it replaces the resource) Owner, group, mode and SELinux label of the target.
@@ -76,6 +78,8 @@ class StorageVolumeArgs:
             pulumi.set(__self__, "clone_from", clone_from)
         if disk_target is not None:
             pulumi.set(__self__, "disk_target", disk_target)
+        if encryption is not None:
+            pulumi.set(__self__, "encryption", encryption)
         if format is not None:
             pulumi.set(__self__, "format", format)
         if name is not None:
@@ -191,6 +195,18 @@ class StorageVolumeArgs:
 
     @_builtins.property
     @pulumi.getter
+    def encryption(self) -> pulumi.Input[Optional['StorageVolumeEncryptionArgs']]:
+        """
+        (changing it replaces the resource) Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+        """
+        return pulumi.get(self, "encryption")
+
+    @encryption.setter
+    def encryption(self, value: pulumi.Input[Optional['StorageVolumeEncryptionArgs']]):
+        pulumi.set(self, "encryption", value)
+
+    @_builtins.property
+    @pulumi.getter
     def format(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
         (changing it replaces the resource) Volume format: raw, qcow2, qed, vmdk, vpc, vdi, ... in file pools; raw on rbd; a partition type on disk pools.
@@ -299,6 +315,7 @@ class StorageVolume(pulumi.CustomResource):
                  capacity: pulumi.Input[Optional[Union[_builtins.int, _builtins.str]]] = None,
                  clone_from: pulumi.Input[Optional[Union['StorageVolumeCloneFromArgs', 'StorageVolumeCloneFromArgsDict', 'outputs.StorageVolumeCloneFrom']]] = None,
                  disk_target: pulumi.Input[Optional[Union['StorageVolumeDiskTargetArgs', 'StorageVolumeDiskTargetArgsDict', 'outputs.StorageVolumeDiskTarget']]] = None,
+                 encryption: pulumi.Input[Optional[Union['StorageVolumeEncryptionArgs', 'StorageVolumeEncryptionArgsDict', 'outputs.StorageVolumeEncryption']]] = None,
                  format: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  permissions: pulumi.Input[Optional[Union['StorageVolumePermissionsArgs', 'StorageVolumePermissionsArgsDict', 'outputs.StorageVolumePermissions']]] = None,
@@ -329,6 +346,7 @@ class StorageVolume(pulumi.CustomResource):
         :param pulumi.Input[Union[_builtins.int, _builtins.str]] capacity: (changes in place) Size in bytes, or a string with a unit such as "20GiB". Taken from the source when cloning or uploading and omitted.
         :param pulumi.Input[Union['StorageVolumeCloneFromArgs', 'StorageVolumeCloneFromArgsDict', 'outputs.StorageVolumeCloneFrom']] clone_from: (changing it replaces the resource) Create as a copy of an existing volume (virStorageVolCreateXMLFrom), possibly from another pool and to a larger capacity.
         :param pulumi.Input[Union['StorageVolumeDiskTargetArgs', 'StorageVolumeDiskTargetArgsDict', 'outputs.StorageVolumeDiskTarget']] disk_target: (a setting of this provider; no change on the host) Where disk_xml attaches the volume in a domain: the target device name and bus (default vda on virtio). Give each disk of a domain its own.
+        :param pulumi.Input[Union['StorageVolumeEncryptionArgs', 'StorageVolumeEncryptionArgsDict', 'outputs.StorageVolumeEncryption']] encryption: (changing it replaces the resource) Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
         :param pulumi.Input[_builtins.str] format: (changing it replaces the resource) Volume format: raw, qcow2, qed, vmdk, vpc, vdi, ... in file pools; raw on rbd; a partition type on disk pools.
         :param pulumi.Input[_builtins.str] name: (changing it replaces the resource) Volume name, unique in the pool. Auto-named when omitted, except on disk pools where libvirt names partitions (give the next partition name, e.g. sdb1).
         :param pulumi.Input[Union['StorageVolumePermissionsArgs', 'StorageVolumePermissionsArgsDict', 'outputs.StorageVolumePermissions']] permissions: (changing it replaces the resource) Owner, group, mode and SELinux label of the target.
@@ -378,6 +396,7 @@ class StorageVolume(pulumi.CustomResource):
                  capacity: pulumi.Input[Optional[Union[_builtins.int, _builtins.str]]] = None,
                  clone_from: pulumi.Input[Optional[Union['StorageVolumeCloneFromArgs', 'StorageVolumeCloneFromArgsDict', 'outputs.StorageVolumeCloneFrom']]] = None,
                  disk_target: pulumi.Input[Optional[Union['StorageVolumeDiskTargetArgs', 'StorageVolumeDiskTargetArgsDict', 'outputs.StorageVolumeDiskTarget']]] = None,
+                 encryption: pulumi.Input[Optional[Union['StorageVolumeEncryptionArgs', 'StorageVolumeEncryptionArgsDict', 'outputs.StorageVolumeEncryption']]] = None,
                  format: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  permissions: pulumi.Input[Optional[Union['StorageVolumePermissionsArgs', 'StorageVolumePermissionsArgsDict', 'outputs.StorageVolumePermissions']]] = None,
@@ -407,6 +426,7 @@ class StorageVolume(pulumi.CustomResource):
             __props__.__dict__["capacity"] = capacity
             __props__.__dict__["clone_from"] = clone_from
             __props__.__dict__["disk_target"] = disk_target
+            __props__.__dict__["encryption"] = encryption
             __props__.__dict__["format"] = format
             __props__.__dict__["name"] = name
             __props__.__dict__["permissions"] = permissions
@@ -463,6 +483,7 @@ class StorageVolume(pulumi.CustomResource):
         __props__.__dict__["disk"] = None
         __props__.__dict__["disk_target"] = None
         __props__.__dict__["disk_xml"] = None
+        __props__.__dict__["encryption"] = None
         __props__.__dict__["format"] = None
         __props__.__dict__["key"] = None
         __props__.__dict__["name"] = None
@@ -587,6 +608,14 @@ class StorageVolume(pulumi.CustomResource):
         (changes in place) A ready-to-use domain <disk> element for this volume (target from disk_target: vda on virtio unless given).
         """
         return pulumi.get(self, "disk_xml")
+
+    @_builtins.property
+    @pulumi.getter
+    def encryption(self) -> pulumi.Output[Optional['outputs.StorageVolumeEncryption']]:
+        """
+        (changing it replaces the resource) Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
+        """
+        return pulumi.get(self, "encryption")
 
     @_builtins.property
     @pulumi.getter

@@ -37,21 +37,22 @@ class WipeAlgorithm(str, Enum):
 
 class VolumeFormat(str, Enum):
     RAW = 'raw'
-    QCOW2 = 'qcow2'
-    QED = 'qed'
-    VMDK = 'vmdk'
-    VPC = 'vpc'
-    VDI = 'vdi'
-    VHDX = 'vhdx'
-    COW = 'cow'
-    QCOW = 'qcow'
+    DIR = 'dir'
     BOCHS = 'bochs'
     CLOOP = 'cloop'
     DMG = 'dmg'
     ISO = 'iso'
+    VPC = 'vpc'
+    VDI = 'vdi'
+    FAT = 'fat'
+    VHD = 'vhd'
     PLOOP = 'ploop'
+    COW = 'cow'
+    QCOW = 'qcow'
+    QCOW2 = 'qcow2'
+    QED = 'qed'
+    VMDK = 'vmdk'
     LUKS = 'luks'
-    HOST_DEVICE = 'host_device'
 
 
 class SourceFormat(str, Enum):

@@ -47,7 +47,7 @@ class StoragePoolSourceDeviceArgs(TypedDict, total=False):
 class StoragePoolSourceAdapterParentAddressArgs(TypedDict, total=False):
     """scsi_host: the PCI address and unique_id of the parent."""
     unique_id: Required[pulumi.Input[int]]
-    """(changing it replaces the resource) The unique_id of the scsi_host."""
+    """(changing it replaces the resource) The unique_id of the scsi_host (libvirt requires it)."""
     domain: pulumi.Input[int]
     """(changing it replaces the resource) PCI domain."""
     bus: Required[pulumi.Input[int]]
@@ -60,8 +60,8 @@ class StoragePoolSourceAdapterParentAddressArgs(TypedDict, total=False):
 
 class StoragePoolSourceAdapterArgs(TypedDict, total=False):
     """The SCSI host adapter of a scsi pool."""
-    type: Required[pulumi.Input[Union[PoolType, Literal['scsi_host', 'fc_host']]]]
-    """(changing it replaces the resource) scsi_host or fc_host."""
+    type: pulumi.Input[Union[PoolType, Literal['scsi_host', 'fc_host']]]
+    """(changing it replaces the resource) scsi_host or fc_host. Omitted with a name: the legacy form, which libvirt reads as scsi_host."""
     name: pulumi.Input[str]
     """(changing it replaces the resource) scsi_host: the host name, e.g. host0."""
     parent: pulumi.Input[str]
@@ -160,6 +160,44 @@ class StorageVolumeQcow2Args(TypedDict, total=False):
     """(changing it replaces the resource) 'metadata' preallocates qcow2 metadata."""
     nocow: pulumi.Input[bool]
     """(changing it replaces the resource) Disable copy-on-write of the file on btrfs."""
+    extended_l2: pulumi.Input[bool]
+    """(changing it replaces the resource) Extended L2 entries (subclusters; compat 1.1 only)."""
+
+
+class StorageVolumeEncryptionCipherArgs(TypedDict, total=False):
+    """LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256)."""
+    name: Required[pulumi.Input[Literal['aes', 'des', 'cast5', 'serpent', 'twofish']]]
+    """(changing it replaces the resource) Cipher."""
+    size: Required[pulumi.Input[int]]
+    """(changing it replaces the resource) Key size in bits, e.g. 256."""
+    mode: pulumi.Input[Literal['ecb', 'cbc', 'xts']]
+    """(changing it replaces the resource) Cipher mode (with hash, or neither: qemu-img's default)."""
+    hash: pulumi.Input[Literal['md5', 'sha1', 'sha256', 'sha512', 'ripemd160']]
+    """(changing it replaces the resource) Hash of the key derivation (with mode)."""
+
+
+class StorageVolumeEncryptionIvgenArgs(TypedDict, total=False):
+    """LUKS initialisation vector generator."""
+    name: Required[pulumi.Input[Literal['plain', 'plain64', 'essiv']]]
+    """(changing it replaces the resource) Generator."""
+    hash: pulumi.Input[Literal['md5', 'sha1', 'sha256', 'sha512', 'ripemd160']]
+    """(changing it replaces the resource) Hash (essiv)."""
+
+
+class StorageVolumeEncryptionArgs(TypedDict, total=False):
+    """Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted."""
+    format: Required[pulumi.Input[Literal['luks', 'luks2', 'qcow', 'default']]]
+    """(changing it replaces the resource) luks. Only for an adopted volume: qcow (the legacy qcow2 AES encryption), luks2 (librbd) and default."""
+    engine: pulumi.Input[Literal['qemu', 'librbd']]
+    """(changing it replaces the resource) Who decrypts when a VM opens the volume: qemu (the default) or librbd (rbd luks/luks2 images); carried into disk_xml."""
+    secret_uuid: pulumi.Input[str]
+    """(changing it replaces the resource) UUID of the libvirt secret holding the passphrase (a VolumeSecret's uuid)."""
+    secret_usage: pulumi.Input[str]
+    """(changing it replaces the resource) Usage of that secret, instead of its uuid."""
+    cipher: pulumi.Input[StorageVolumeEncryptionCipherArgs]
+    """(changing it replaces the resource) LUKS cipher (qemu-img's default when omitted: aes-256-xts, sha256)."""
+    ivgen: pulumi.Input[StorageVolumeEncryptionIvgenArgs]
+    """(changing it replaces the resource) LUKS initialisation vector generator."""
 
 
 class StorageVolumeDiskTargetArgs(TypedDict, total=False):

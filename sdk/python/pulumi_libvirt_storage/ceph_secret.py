@@ -16,7 +16,7 @@ from ._inputs import *  # noqa: F401,F403
 
 
 class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSecret"):
-    """A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The key is always a Pulumi secret; the state keeps only a fingerprint that changes when the key is rotated.
+    """A libvirt secret (usage type ceph) that holds a cephx key for rbd pools and disks. The value is always a Pulumi secret; the state keeps only a fingerprint (a secret output too) that changes when the value is rotated.
 
     Example::
 
@@ -33,13 +33,13 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
     ephemeral: pulumi.Output[bool]
     """Kept in memory only, lost when libvirtd restarts."""
     uuid: pulumi.Output[str]
-    """A fixed UUID; generated when omitted."""
+    """A fixed UUID; derived from the stack and resource name when omitted."""
     uri: pulumi.Output[Optional[str]]
     """libvirt connection URI (see StoragePool.uri)."""
     adopt: pulumi.Output[bool]
-    """Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy."""
+    """Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy."""
     value_fingerprint: pulumi.Output[str]
-    """HMAC-SHA256 of the key, keyed by the secret's uuid (16 hex digits): changes when the key is rotated, reveals nothing about it."""
+    """A slow salted hash of the value (PBKDF2-HMAC-SHA256 keyed by the secret's uuid), a secret output: changes when the value is rotated."""
     adopted: pulumi.Output[bool]
     """True when the secret existed before and was adopted."""
 
@@ -65,9 +65,9 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
         :param description: (changes in place) Description.
         :param private: (changing it replaces the resource) libvirt never reveals the value once set.
         :param ephemeral: (changing it replaces the resource) Kept in memory only, lost when libvirtd restarts.
-        :param uuid: (changing it replaces the resource) A fixed UUID; generated when omitted.
+        :param uuid: (changing it replaces the resource) A fixed UUID; derived from the stack and resource name when omitted.
         :param uri: (changing it replaces the resource) libvirt connection URI (see StoragePool.uri).
-        :param adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage name under management (its value is then set). An adopted secret is released, not undefined, on destroy.
+        :param adopt: (a setting of this provider; no change on the host) Take an existing secret with this usage under management (its value is then set when given). An adopted secret is released, not undefined, on destroy.
         :param opts: Pulumi resource options.
         """
 
@@ -86,5 +86,5 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
         props["__seed"] = _utilities.seed('CephSecret', resource_name, opts)
         props, depends_on = _utilities.by_value(props)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            delete_before_replace=True, depends_on=depends_on, additional_secret_outputs=['value']))
+            delete_before_replace=True, depends_on=depends_on, additional_secret_outputs=['value', 'value_fingerprint']))
         super().__init__(CephSecretProvider(), resource_name, props, opts)

@@ -32,7 +32,7 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
     """Pool type."""
     uri: pulumi.Output[Optional[str]]
     """libvirt connection URI; else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Compared as the connection it reaches: another spelling of the same host (the default written out, another transport) changes nothing."""
-    uuid: pulumi.Output[Optional[str]]
+    uuid: pulumi.Output[str]
     """The pool's UUID. When omitted it is derived from the stack and resource name, so that previews and runs agree on it."""
     target: pulumi.Output[Optional[Mapping[str, Any]]]
     """Where the pool appears on the host."""

@@ -52,6 +52,8 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
     """Owner, group, mode and SELinux label of the target."""
     qcow2: pulumi.Output[Optional[Mapping[str, Any]]]
     """qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow."""
+    encryption: pulumi.Output[Optional[Mapping[str, Any]]]
+    """Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted."""
     disk_target: pulumi.Output[Optional[Mapping[str, Any]]]
     """Where disk_xml attaches the volume in a domain: the target device name and bus (default vda on virtio). Give each disk of a domain its own."""
     wipe_on_destroy: pulumi.Output[Optional[str]]
@@ -96,6 +98,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         upload_from: Optional[pulumi.Input[str]] = None,
         permissions: Optional[pulumi.Input[StorageVolumePermissionsArgs]] = None,
         qcow2: Optional[pulumi.Input[StorageVolumeQcow2Args]] = None,
+        encryption: Optional[pulumi.Input[StorageVolumeEncryptionArgs]] = None,
         disk_target: Optional[pulumi.Input[StorageVolumeDiskTargetArgs]] = None,
         wipe_on_destroy: Optional[pulumi.Input[Union[WipeAlgorithm, Literal['zero', 'nnsa', 'dod', 'bsi', 'gutmann', 'schneier', 'pfitzner7', 'pfitzner33', 'random', 'trim']]]] = None,
         adopt: Optional[pulumi.Input[bool]] = None,
@@ -117,6 +120,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         :param upload_from: (changing it replaces the resource) A local file (on the machine running Pulumi) whose bytes are uploaded into the new volume through a libvirt stream, holes kept sparse.
         :param permissions: (changing it replaces the resource) Owner, group, mode and SELinux label of the target.
         :param qcow2: (changing it replaces the resource) qcow2 options: compat, lazy_refcounts, cluster_size, preallocation, nocow.
+        :param encryption: (changing it replaces the resource) Encryption of the volume's data: LUKS, for raw and qcow2 volumes, with the passphrase in a libvirt secret of usage type volume (a VolumeSecret's uuid). disk_xml carries it, so a VM opens the volume decrypted.
         :param disk_target: (a setting of this provider; no change on the host) Where disk_xml attaches the volume in a domain: the target device name and bus (default vda on virtio). Give each disk of a domain its own.
         :param wipe_on_destroy: (a setting of this provider; no change on the host) Wipe the volume's data with this algorithm on destroy, before deleting it (an adopted volume, e.g. a LUN, is wiped and kept).
         :param adopt: (a setting of this provider; no change on the host) Take an existing volume of this name under management instead of failing. An adopted volume is released, not deleted, on destroy. The only way to manage LUNs of iscsi, iscsi-direct, scsi and mpath pools.
@@ -149,6 +153,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props["upload_from"] = upload_from
         props["permissions"] = permissions
         props["qcow2"] = qcow2
+        props["encryption"] = encryption
         props["disk_target"] = disk_target
         props["wipe_on_destroy"] = wipe_on_destroy
         props["adopt"] = adopt
