@@ -37,7 +37,7 @@ from pulumi_libvirt_storage_provider.spec.volume import VOLUME_SCHEMA
 from tests.conftest import unique
 
 SCHEMAS = {s.name: s for s in (POOL_SCHEMA, VOLUME_SCHEMA, SECRET_SCHEMA)}
-KIND_OF = {"pool": "StoragePool", "volume": "StorageVolume", "secret": "CephSecret"}
+KIND_OF = {"pool": "StoragePool", "volume": "StorageVolume", "secret": "CephSecret", "vsecret": "VolumeSecret"}
 
 PROGRAM = r'''
 """A stack described by the config `spec`: resources in order, "@name" and "@name.attr" refer to
@@ -46,7 +46,7 @@ import json
 
 import pulumi
 import pulumi.dynamic
-from pulumi_libvirt_storage import CephSecret, StoragePool, StorageVolume
+from pulumi_libvirt_storage import CephSecret, StoragePool, StorageVolume, VolumeSecret
 
 cfg = pulumi.Config()
 
@@ -102,10 +102,11 @@ def resolve(value):
     return value
 
 
-CLASSES = {"pool": StoragePool, "volume": StorageVolume, "secret": CephSecret, "domain": Domain}
+CLASSES = {"pool": StoragePool, "volume": StorageVolume, "secret": CephSecret, "vsecret": VolumeSecret,
+           "domain": Domain}
 for item in json.loads(cfg.require("spec")):
     args = resolve(item["args"])
-    if item["kind"] == "secret":
+    if item["kind"] in ("secret", "vsecret"):
         args["value"] = cfg.require_secret(args.pop("value_config"))
     made[item["name"]] = CLASSES[item["kind"]](item["name"], **args)
 '''
@@ -163,6 +164,13 @@ def dir_stack(base: pathlib.Path, names: dict[str, str]) -> list[dict[str, Any]]
         volume("clone", pool="@pool", name="clone.raw", clone_from={"pool": "@pool.name", "name": "@src.name"}),
         volume("upload", pool="@pool", name="upload.raw", upload_from=str(base / "up1.img")),
         volume("q", pool="@pool", name="q.qcow2", format="qcow2", capacity="1MiB", qcow2={"compat": "0.10"}),
+        # a LUKS qcow2 volume and the two passphrase secrets it can refer to
+        {"kind": "vsecret", "name": "vkey", "args": {"usage_name": str(base / "pool" / "enc.qcow2"),
+                                                     "value_config": "key1"}},
+        {"kind": "vsecret", "name": "vkey2", "args": {"usage_name": str(base / "pool" / "enc-second"),
+                                                      "value_config": "key2"}},
+        volume("enc", pool="@pool", name="enc.qcow2", format="qcow2", capacity="1MiB",
+               encryption={"format": "luks", "secret_uuid": "@vkey.uuid"}),
     ]
 
 
@@ -201,6 +209,18 @@ DIR_CASES = [
     Case("q", "qcow2.cluster_size", "128KiB"),
     Case("q", "qcow2.preallocation", "metadata"),
     Case("q", "qcow2.nocow", True),
+    Case("q", "qcow2.extended_l2", True),
+    # encryption: every detail of the LUKS header is the volume's data format: replaced
+    Case("enc", "encryption.engine", "qemu"),
+    Case("enc", "encryption.secret_uuid", "@vkey2.uuid"),
+    Case("enc", "encryption.secret_usage", "{base}/pool/enc-second", more={"encryption.secret_uuid": REMOVE}),
+    Case("enc", "encryption.cipher", {"name": "aes", "size": 256}, covers="encryption.cipher.name"),
+    Case("enc", "encryption.cipher.size", 128),
+    Case("enc", "encryption.cipher.mode", "xts", more={"encryption.cipher.hash": "sha256"}),
+    Case("enc", "encryption.cipher.hash", "sha512"),
+    Case("enc", "encryption.ivgen", {"name": "plain64"}, covers="encryption.ivgen.name"),
+    Case("enc", "encryption.ivgen.hash", "sha256", more={"encryption.ivgen.name": "essiv"}),
+    Case("enc", "encryption", REMOVE, covers="encryption.format"),
     # pools: in place, volumes unchanged
     Case("pool", "uri", "qemu:///system", expect="same"),
     Case("pool", "autostart", False),
