@@ -29,8 +29,8 @@ demo-destroy: setup
 test: setup
 	.venv/bin/python -m pytest -ra
 
-## bench: what a deployment costs against the libvirt floor (benchmarks/), N = 50 and 200; prints a table.
-## ARGS=--quick (N = 10, about a minute), ARGS=--profile, ARGS=--rbd, ARGS="--n 200 --parts floor,protocol"
+## bench: what a deployment costs against the libvirt floor (benchmarks/), N = 100 and 500; prints a table.
+## ARGS=--quick (N = 10), ARGS=--profile, ARGS=--rbd, ARGS="--n 200 --parts floor,protocol,engine,peer"
 bench: setup
 	@.venv/bin/python -c "import pyinstrument" 2>/dev/null || .venv/bin/python -m pip install -q -e ".[test,bench]"
 	.venv/bin/python -m benchmarks.run $(ARGS)

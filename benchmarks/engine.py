@@ -2,7 +2,8 @@
 with the CLI from .venv/bin and a temporary file backend (tests/support/engine.py).
 
 The provider process is `benchmarks.probe` (see there), started by the engine through a
-`pulumi-resource-pulumi-python` shim put first on PATH; each command's probe report gives the
+`pulumi-resource-pulumi-python` shim (dynamic front end) or a `pulumi-resource-libvirt-storage`
+shim (plugin front end) put first on PATH; each command's probe report gives the
 libvirt connections that process opened, its peak memory and, with profiling, where its time
 went. A thread also watches libvirtd's own list of clients (virt-admin) for that process.
 """
@@ -38,9 +39,23 @@ for i in range(int(cfg.require("count"))):
 '''
 
 SHIM = '''#!/bin/sh
-# benchmarks/engine.py: the dynamic provider process, observed (benchmarks/probe.py).
-exec "{python}" -u -m benchmarks.probe "$@"
+# benchmarks/engine.py: the provider process, observed (benchmarks/probe.py).
+exec "{python}" -u -m benchmarks.probe {target}"$@"
 '''
+
+# front end -> (the plugin executable the engine launches, probe target, the SDK: (module, class) for
+# ours and for the trivial provider, and the config key of the libvirt URI)
+FRONTENDS: dict[str, dict[str, Any]] = {
+    "dynamic": {"shim": "pulumi-resource-pulumi-python", "ours": "", "trivial": "",
+                "sdk": ("pulumi_libvirt_storage", "StorageVolume"), "trivial_sdk": ("benchmarks.trivial", "TrivialVolume"),
+                "uri_key": "libvirt:uri"},
+    "plugin": {"shim": "pulumi-resource-libvirt-storage",
+               "ours": "--target pulumi_libvirt_storage_provider.plugin ",
+               "trivial": "--target benchmarks.trivial_plugin ",
+               "sdk": ("pulumi_libvirt_storage_native", "StorageVolume"),
+               "trivial_sdk": ("pulumi_libvirt_storage_native", "StorageVolume"),
+               "uri_key": "libvirt-storage:uri"},
+}
 
 
 @dataclass
@@ -116,15 +131,15 @@ class Stack:
     """A temporary project of N volumes (ours or trivial) with its own state backend."""
 
     def __init__(self, workdir: pathlib.Path, *, trivial: bool, pool: str, n: int, fmt: str | None,
-                 capacity: str, uri: str, profile: bool = False) -> None:
-        module, cls = ("benchmarks.trivial", "TrivialVolume") if trivial else ("pulumi_libvirt_storage",
-                                                                                "StorageVolume")
-        config = {"count": str(n), "pool": pool, "capacity": capacity, "libvirt:uri": uri}
+                 capacity: str, uri: str, profile: bool = False, frontend: str = "dynamic") -> None:
+        fe = FRONTENDS[frontend]
+        module, cls = fe["trivial_sdk"] if trivial else fe["sdk"]
+        config = {"count": str(n), "pool": pool, "capacity": capacity, fe["uri_key"]: uri}
         if fmt:
             config["format"] = fmt
         self.shim_dir = tempfile.mkdtemp(prefix="shim-", dir=scratch())
-        shim = pathlib.Path(self.shim_dir) / "pulumi-resource-pulumi-python"
-        shim.write_text(SHIM.format(python=BIN / "python"))
+        shim = pathlib.Path(self.shim_dir) / fe["shim"]
+        shim.write_text(SHIM.format(python=BIN / "python", target=fe["trivial" if trivial else "ours"]))
         shim.chmod(0o755)
         self.probe_dir = tempfile.mkdtemp(prefix="probe-", dir=scratch())
         self.project = Project(workdir, PROGRAM.format(module=module, cls=cls), name="plsbench", stack="bench",

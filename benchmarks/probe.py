@@ -11,7 +11,8 @@ What it adds around the unchanged `pulumi.dynamic` server:
   PLS_BENCH_PROBE_DIR/<pid>.json with the counts, times, peak memory (VmHWM) and the profile.
 
 The engine starts it through the `pulumi-resource-pulumi-python` shim that benchmarks/engine.py
-puts first on PATH; the protocol benchmark starts it directly.
+puts first on PATH (or, for the plugin front end, a `pulumi-resource-libvirt-storage` shim running
+`--target pulumi_libvirt_storage_provider.plugin`); the protocol benchmark starts it directly.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ import threading
 import time
 from typing import Any, Callable
 
-import libvirt
+if "--target" in sys.argv[1:2]:
+    # As plugin/__main__.py does, before gRPC is loaded (libvirt forks ssh for qemu+ssh://).
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import libvirt  # noqa: E402
 
 PROBE_DIR = os.environ.get("PLS_BENCH_PROBE_DIR")
 PROFILE = os.environ.get("PLS_BENCH_PROFILE") == "1"
@@ -135,12 +140,18 @@ def _report() -> None:
 
 
 def main() -> None:
+    """`--target MODULE` runs that module as the server instead of pulumi.dynamic: the provider plugin
+    (pulumi_libvirt_storage_provider.plugin) or the trivial one (benchmarks.trivial_plugin)."""
+    args = sys.argv[1:]
+    target = "pulumi.dynamic"
+    if args[:1] == ["--target"]:
+        target, args = args[1], args[2:]
     if PROBE_DIR:  # tells benchmarks/engine.py which process to watch in libvirtd's client list
         open(os.path.join(PROBE_DIR, f"{os.getpid()}.started"), "w").close()
     _install_servicer_wrapper()
     atexit.register(_report)
-    sys.argv = ["pulumi.dynamic", *sys.argv[1:]]
-    runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)
+    sys.argv = [target, *args]
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`make bench`: what a deployment costs, against the libvirt floor. See benchmarks/__init__.py.
 
-    .venv/bin/python -m benchmarks.run                 N = 50 and 200, every part
-    .venv/bin/python -m benchmarks.run --quick         N = 10, in about a minute
+    .venv/bin/python -m benchmarks.run                 N = 100 and 500, every part but the peer
+    .venv/bin/python -m benchmarks.run --parts floor,protocol,engine,peer
+                                                       ... and OpenTofu + terraform-provider-libvirt
+    .venv/bin/python -m benchmarks.run --quick         N = 10, in a few minutes
     .venv/bin/python -m benchmarks.run --n 200 --parts floor,protocol
     .venv/bin/python -m benchmarks.run --profile       also profile the provider process (pyinstrument)
     .venv/bin/python -m benchmarks.run --rbd           also a stack on an rbd pool (one-node Ceph)
@@ -25,7 +27,9 @@ from . import floor, hosts, protocol
 from .floor import MiB, Phases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PARTS = ("floor", "virsh", "protocol", "engine")
+PARTS = ("floor", "virsh", "protocol", "engine", "peer")
+DEFAULT_PARTS = ("floor", "virsh", "protocol", "engine")  # the peer is opt-in: its first build takes minutes
+FRONTENDS = ("dynamic", "plugin")
 PHASES = ("create", "read", "grow", "delete")
 # engine step -> the floor phase it does on the host
 ENGINE_FLOOR: dict[str, str | None] = {"up": "create", "preview": None, "refresh": "read", "grow": "grow", "destroy": "delete"}
@@ -107,18 +111,35 @@ class Bench:
             res["protocol"] = {"ours": ours.phases.seconds, "trivial": triv.phases.seconds,
                                "ours_report": ours.report, "trivial_report": triv.report}
         if "engine" in parts:
-            res["engine"] = self.engine(sc, tag)
+            res["engine"] = {fe: self.engine(sc, f"{tag}-{fe}", fe) for fe in self.args.frontends}
+        if "peer" in parts and sc.pool_factory == "dir":
+            res["peer"] = self.peer(sc)
         return res
 
-    def engine(self, sc: Scenario, tag: str) -> dict[str, Any]:
+    def peer(self, sc: Scenario) -> dict[str, float]:
+        from . import peer
+        tofu, provider_dir = peer.build()
+        name = f"{peer.PREFIX}{os.urandom(3).hex()}"
+        root = pathlib.Path(tempfile.mkdtemp(prefix=peer.PREFIX, dir="/var/tmp"))
+        os.chmod(root, 0o755)
+        log(f"[{sc.label}] peer: OpenTofu + terraform-provider-libvirt 0.8.3, {sc.n} volumes")
+        try:
+            times = peer.run_peer(sc.n, self.work / f"peer{sc.n}", tofu, provider_dir, name, str(root / name))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        for step, seconds in times.items():
+            log(f"    {step:8s} {seconds:6.2f} s")
+        return times
+
+    def engine(self, sc: Scenario, tag: str, frontend: str) -> dict[str, Any]:
         from .engine import STEPS, Stack
         out: dict[str, Any] = {}
         for kind in ("ours", "trivial"):
             trivial = kind == "trivial"
             pool = "trivial" if trivial else self.pool(sc, f"{tag}-engine")
-            log(f"[{sc.label}] engine: {kind}, a stack of {sc.n} volumes")
+            log(f"[{sc.label}] engine, {frontend} front end: {kind}, a stack of {sc.n} volumes")
             stack = Stack(self.work / f"{tag}-{kind}", trivial=trivial, pool=pool, n=sc.n, fmt=sc.fmt,
-                          capacity=f"{CAPACITY}", uri=self.pools.uri)
+                          capacity=f"{CAPACITY}", uri=self.pools.uri, frontend=frontend)
             steps: dict[str, Any] = {}
             try:
                 for step in STEPS:
@@ -204,8 +225,7 @@ def report(res: dict[str, Any]) -> str:
             lines.append(f"protocol run: libvirt connections opened {sum(rep.get('libvirt_opens', {}).values())}, "
                          f"provider peak memory {rep.get('vm_hwm_kib', 0) / 1024:.0f} MiB "
                          f"(trivial {pr['trivial_report'].get('vm_hwm_kib', 0) / 1024:.0f} MiB)")
-    eng = res.get("engine")
-    if eng:
+    for frontend, eng in (res.get("engine") or {}).items():
         rows = []
         for step, floor_phase in ENGINE_FLOOR.items():
             o, t = eng["ours"].get(step), eng["trivial"].get(step)
@@ -219,11 +239,57 @@ def report(res: dict[str, Any]) -> str:
                          "-" if o["clients_peak"] is None else str(o["clients_peak"]),
                          "-" if not o["peak_kib"] else f"{o['peak_kib'] / 1024:.0f}"])
         lines.append("")
-        lines.append("whole stack through the engine, s (ours-triv = our provider's cost; share = of the run)")
+        lines.append(f"whole stack through the engine, {frontend} front end, s (ours-triv = our provider's cost; "
+                     "share = of the run)")
         lines.append(_table(rows, ["command", "floor", "trivial", "ours", "ours-triv", "ours/floor",
                                    "(ours-triv)/floor", "share", "conns opened", "libvirtd clients",
                                    "peak MiB"]))
+    if res.get("engine") or res.get("peer"):
+        lines.append("")
+        lines += summary(res)
     return "\n".join(lines)
+
+
+# the floor phase that stands for each engine step (a preview reads nothing on the host: the floor
+# of the peer's plan, which refreshes every volume, is a read)
+SUMMARY_FLOOR = {"up": "create", "preview": "read", "refresh": "read", "grow": "grow", "destroy": "delete"}
+
+
+def summary(res: dict[str, Any]) -> list[str]:
+    """The issue-13 table: floor, peer, each front end and its no-work floor, totals, ratios to the
+    peer; then the budget of each step: ours <= trivial (the engine's floor) + 1.2 x libvirt's floor."""
+    steps = list(SUMMARY_FLOOR)
+    fl, peer = res.get("floor") or {}, res.get("peer")
+    rows: list[tuple[str, dict[str, float | None]]] = []
+    if fl:
+        rows.append(("libvirt-python, one process", {s: fl.get(SUMMARY_FLOOR[s]) for s in steps}))
+    if peer:
+        rows.append(("OpenTofu + terraform-provider-libvirt 0.8.3", dict(peer)))
+    for frontend, eng in (res.get("engine") or {}).items():
+        rows.append((f"this project, {frontend} front end",
+                     {s: (eng["ours"].get(s) or {}).get("seconds") for s in steps}))
+    for frontend, eng in (res.get("engine") or {}).items():
+        rows.append((f"  no-work provider, {frontend} front end",
+                     {s: (eng["trivial"].get(s) or {}).get("seconds") for s in steps}))
+    peer_total = sum(peer.values()) if peer else None
+    table = []
+    for label, t in rows:
+        total = None if any(t.get(s) is None for s in steps) else sum(t[s] for s in steps)  # type: ignore[misc]
+        table.append([label, *(_s(t.get(s)) for s in steps), _s(total), _ratio(total, peer_total)])
+    out = [f"N = {res['n']}: the whole run, s (one run; grow is a replacement for the peer, v0.8.3 cannot grow)",
+           _table(table, ["", *steps, "total", "vs peer"])]
+    for frontend, eng in (res.get("engine") or {}).items():
+        verdicts = []
+        for s in steps:
+            o, t, f = (eng["ours"].get(s) or {}).get("seconds"), (eng["trivial"].get(s) or {}).get("seconds"), \
+                fl.get(SUMMARY_FLOOR[s]) if fl else None
+            if o is None or t is None or f is None:
+                continue
+            budget = t + 1.2 * f
+            verdicts.append(f"{s} {o:.2f} {'<=' if o <= budget else '>'} {budget:.2f}")
+        if verdicts:
+            out.append(f"budget ({frontend}: ours vs no-work + 1.2 x floor): " + ", ".join(verdicts))
+    return out
 
 
 def profile_report(n: int, prof: dict[str, Any]) -> str:
@@ -247,10 +313,13 @@ def log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, nargs="+", default=None, help="stack sizes (default: 50 200)")
-    ap.add_argument("--quick", action="store_true", help="N = 10 (about a minute)")
-    ap.add_argument("--parts", default=",".join(PARTS),
-                    help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
+    ap.add_argument("--n", type=int, nargs="+", default=None, help="stack sizes (default: 100 500)")
+    ap.add_argument("--quick", action="store_true", help="N = 10 (a few minutes)")
+    ap.add_argument("--parts", default=",".join(DEFAULT_PARTS),
+                    help=f"comma-separated, of {', '.join(PARTS)} (default: all but peer, which builds OpenTofu "
+                         "and terraform-provider-libvirt from the Go module proxy the first time: scripts/peer.sh)")
+    ap.add_argument("--frontends", default=",".join(FRONTENDS),
+                    help="front ends of the engine part: dynamic, plugin (default: both)")
     ap.add_argument("--profile", action="store_true",
                     help="also profile the provider process (protocol run and a no-change preview, largest N)")
     ap.add_argument("--rbd", action="store_true",
@@ -260,10 +329,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="where results.json and the profile trees go (default build/bench)")
     args = ap.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    args.frontends = [f.strip() for f in args.frontends.split(",") if f.strip()]
+    if set(args.frontends) - set(FRONTENDS):
+        ap.error(f"unknown front ends: {', '.join(sorted(set(args.frontends) - set(FRONTENDS)))}")
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         ap.error(f"unknown parts: {', '.join(sorted(unknown))}")
-    ns = args.n or ([10] if args.quick else [50, 200])
+    ns = args.n or ([10] if args.quick else [100, 500])
     rbd_n = args.rbd_n or (10 if args.quick else 200)
 
     if args.rbd:

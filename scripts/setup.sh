@@ -4,7 +4,9 @@
 #   2. a libvirtd answering on qemu:///system (started only when none answers);
 #   3. the virtualenv .venv with the project and its test dependencies;
 #   4. the Pulumi CLI and its Python helpers in .venv/bin, built from the Go module
-#      proxy when no recent enough `pulumi` is on PATH, cached outside the work tree.
+#      proxy when no recent enough `pulumi` is on PATH, cached outside the work tree;
+#   5. with --peer (or PLS_SETUP_PEER=1): the benchmark peer, OpenTofu and
+#      terraform-provider-libvirt, built the same way by scripts/peer.sh and cached beside it.
 # Every step checks first and does nothing when its result is already there.
 set -euo pipefail
 
@@ -164,4 +166,7 @@ install_debian_packages
 start_libvirtd
 install_virtualenv
 install_pulumi_cli
+if [[ "${1:-}" == "--peer" || "${PLS_SETUP_PEER:-0}" == "1" ]]; then
+  bash "$ROOT/scripts/peer.sh" >/dev/null
+fi
 log "ready: pulumi $("$VENV/bin/pulumi" version), libvirtd $(libvirtd --version | awk '{print $NF}')"
