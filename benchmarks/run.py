@@ -29,7 +29,7 @@ from .floor import MiB, Phases
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PARTS = ("floor", "virsh", "protocol", "engine", "peer")
 DEFAULT_PARTS = ("floor", "virsh", "protocol", "engine")  # the peer is opt-in: its first build takes minutes
-FRONTENDS = ("dynamic", "plugin")
+FRONTENDS = ("dynamic", "plugin", "plugin-skip-checkpoints")
 PHASES = ("create", "read", "grow", "delete")
 # engine step -> the floor phase it does on the host
 ENGINE_FLOOR: dict[str, str | None] = {"up": "create", "preview": None, "refresh": "read", "grow": "grow", "destroy": "delete"}
@@ -319,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated, of {', '.join(PARTS)} (default: all but peer, which builds OpenTofu "
                          "and terraform-provider-libvirt from the Go module proxy the first time: scripts/peer.sh)")
     ap.add_argument("--frontends", default=",".join(FRONTENDS),
-                    help="front ends of the engine part: dynamic, plugin (default: both)")
+                    help="front ends of the engine part: dynamic, plugin, and plugin-skip-checkpoints (the plugin "
+                         "with PULUMI_SKIP_CHECKPOINTS=true: the engine's floor without its per-step state "
+                         "writes) (default: all three)")
     ap.add_argument("--profile", action="store_true",
                     help="also profile the provider process (protocol run and a no-change preview, largest N)")
     ap.add_argument("--rbd", action="store_true",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import os
 import re
 import stat
@@ -60,6 +62,17 @@ def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
     return pool
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_pool(xml: str) -> dict[str, Any]:
+    return parse_pool(xml)
+
+
+def pool_spec_of(pool: libvirt.virStoragePool) -> dict[str, Any]:
+    """parse_pool() of the pool's live definition, read now. A refresh reads the same definition
+    once per volume: it is parsed once (a pure function of the XML text; the caller gets a copy)."""
+    return copy.deepcopy(_parsed_pool(pool.XMLDesc(0)))
+
+
 def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec: dict[str, Any] | None = None,
              *, known_disk: tuple[str, dict[str, Any]] | None = None, declared: str | None = None,
              encryption: dict[str, Any] | None = None) -> VolumeState:
@@ -77,7 +90,7 @@ def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec
             pool_type, disk = known_disk
         else:
             if pool_spec is None:
-                pool_spec = parse_pool(pool.XMLDesc(0))
+                pool_spec = pool_spec_of(pool)
             pool_type = pool_spec["type"]
             disk = disk_source(pool_spec, {**observed, "format": declared_format({"format": declared}, pool_type)},
                                encryption)
@@ -96,7 +109,7 @@ def current_state(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, *, d
     except where a failed refresh would tear the storage down (libvirt stops a pool whose refresh
     fails: iSCSI logout, vgchange -an, vHBA removal): there the last figures are reported."""
     try:
-        pool_spec = parse_pool(pool.XMLDesc(0))
+        pool_spec = pool_spec_of(pool)
     except libvirt.libvirtError as e:
         raise explain(e, f"reading pool {pool.name()}") from e
     t = info(pool_spec["type"])
