@@ -13,6 +13,7 @@ import libvirt
 import pytest
 
 from pulumi_libvirt_storage_provider.ops import pools as pool_ops
+from pulumi_libvirt_storage_provider.ops import volumes as volume_ops
 from pulumi_libvirt_storage_provider.ops.errors import LibvirtOpError
 from pulumi_libvirt_storage_provider.resources import VOLUMES, Context
 
@@ -40,6 +41,39 @@ def test_a_volume_of_a_stopped_pool_is_not_taken_for_gone_on_delete(make_dir_poo
     pool.pool.create(0)
     VOLUMES.delete(vol_id, outs, CTX)
     assert not (pool.path / "disk.raw").exists()
+
+
+@pytest.mark.parametrize("taken", ["stopped", "undefined"])
+def test_a_pool_taken_away_while_its_volume_is_deleted(make_dir_pool, monkeypatch, taken: str) -> None:
+    """Measured before (CI, `pulumi destroy` right after `pulumi import`: the state records no
+    dependency, so the pool's delete ran beside its volume's): libvirt's bare "storage pool is not
+    active", and the volume stuck in the state. Now the same decision as when the pool was so from
+    the start: a stopped pool is the clear error, an undefined one leaves the storage where it is."""
+    pool = make_dir_pool(taken)
+    vol_id, outs = volume(pool.name, "disk.raw", format="raw", capacity="4MiB")
+    found = volume_ops.by_key
+    raced: list[bool] = []
+
+    def racing(*args: Any) -> Any:
+        result = found(*args)
+        if not raced:  # the pool's own step, between this one's lookup and its delete
+            raced.append(True)
+            pool.pool.destroy()
+            if taken == "undefined":  # stopped now, undefined a moment later: a pool's delete
+                threading.Timer(0.3, pool.pool.undefine).start()
+        return result
+
+    monkeypatch.setattr(volume_ops, "by_key", racing)
+    if taken == "stopped":
+        with pytest.raises(LibvirtOpError, match="pool .* is stopped.*pool-start"):
+            VOLUMES.delete(vol_id, outs, CTX)
+        pool.pool.create(0)
+        monkeypatch.setattr(volume_ops, "by_key", found)
+        VOLUMES.delete(vol_id, outs, CTX)
+        assert not (pool.path / "disk.raw").exists()
+    else:
+        VOLUMES.delete(vol_id, outs, CTX)
+        assert raced and (pool.path / "disk.raw").exists()  # the data is never deleted behind libvirt
 
 
 def test_a_sparse_upload_ending_in_a_hole_keeps_the_declared_capacity(make_dir_pool, tmp_path) -> None:

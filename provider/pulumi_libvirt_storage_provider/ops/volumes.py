@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,6 +207,8 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
         except libvirt.libvirtError as e:
             if pool_type == "disk":
                 _remove_misnamed_partition(pool, e)
+            if NO_SPACE in (e.get_error_message() or ""):
+                raise _no_room(pool, spec["pool"], name, int(spec.get("allocation") or capacity or 0)) from e
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(undo_quietly, lambda: vol.delete(0))
         if source_vol is not None and vol.info()[1] < int(capacity):
@@ -219,6 +222,30 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
         result = state_of(pool, vol, pool_spec, declared=fmt, encryption=spec.get("encryption"))
         undo.pop_all()
         return result
+
+
+NO_SPACE = "No space left on device"
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:.1f} MiB"
+
+
+def _no_room(pool: libvirt.virStoragePool, pool_name: str, name: str, needed: int) -> LibvirtOpError:
+    """The pool's file system (or volume group) has less room than the volume allocates up front:
+    libvirt removes what it began (measured: a raw file of 64 MiB on a 16 MiB tmpfs leaves nothing),
+    so the error only has to say by how much, and the ways out."""
+    try:
+        available = int(pool.info()[3])
+    except libvirt.libvirtError:
+        available = -1
+    room = (f"the pool has {available} bytes free ({_mib(available)}), short by {needed - available} bytes "
+            f"({_mib(needed - available)})" if 0 <= available < needed else "the pool has not that much room left")
+    return LibvirtOpError(
+        f"creating volume {name} in pool {pool_name}: it allocates {needed} bytes ({_mib(needed)}) up front and "
+        f"{room}. Nothing was left behind. Free space in the pool, or leave out allocation: a sparse volume takes "
+        "room only as it is written (the pool can then be over-committed: a guest writing into a full file system "
+        "gets write errors).")
 
 
 def remove_leftover(conn: libvirt.virConnect, pool_name: str, name: str) -> None:
@@ -385,7 +412,41 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: s
     except libvirt.libvirtError as e:
         if is_gone(e):
             return
+        if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID and not _still_active(pool):
+            # The pool stopped or went away between finding the volume and deleting it: another step
+            # of the same run, when the state records no dependency of this volume on its pool (right
+            # after `pulumi import`). That step stops the pool, then undefines it: give it a moment,
+            # then decide as if the pool had been so from the start: a stopped pool is a clear error,
+            # an undefined one leaves the volume's storage to its owner.
+            _settle(pool)
+            if _find_for_destroy(conn, key, pool_name or _name_of(pool), name, "delete") is None:
+                return
         raise explain(e, f"deleting volume {key}") from e
+
+
+def _settle(pool: libvirt.virStoragePool, seconds: float = 3.0) -> None:
+    """Wait until the stopped pool is undefined too, or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pool.isActive()
+        except libvirt.libvirtError:
+            return  # undefined
+        time.sleep(0.05)
+
+
+def _still_active(pool: libvirt.virStoragePool) -> bool:
+    try:
+        return bool(pool.isActive())
+    except libvirt.libvirtError:
+        return False
+
+
+def _name_of(pool: libvirt.virStoragePool) -> str | None:
+    try:
+        return str(pool.name())
+    except libvirt.libvirtError:
+        return None
 
 
 def wipe(conn: libvirt.virConnect, key: str, algorithm: str, *, pool_name: str | None = None,
