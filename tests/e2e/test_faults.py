@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import threading
 import time
@@ -164,4 +165,91 @@ def test_the_disk_fills_a_clear_error_nothing_left_behind_and_sparse_over_commit
     print(f"\nthe disk fills: a 64 MiB fully allocated volume on a 16 MiB file system failed the run after "
           f"{failed_after:.1f} s naming the pool and the shortfall; nothing left behind; with 8 MiB the rerun "
           f"converged in {converged:.1f} s; a 64 MiB sparse volume on the same 16 MiB was created")
+    p.destroy()
+
+
+def launched_by(workdir: pathlib.Path, within_s: float) -> list[str]:
+    """The processes of a run in `workdir` (by their PULUMI_HOME) still alive `within_s` from now;
+    any left then are killed (tests leave no process behind)."""
+    marker = f"PULUMI_HOME={workdir / 'pulumi-home'}".encode()
+
+    def alive() -> dict[int, str]:
+        found = {}
+        for entry in pathlib.Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0") \
+                        and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + within_s
+    while (found := alive()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return sorted(found.values())
+
+
+def pending_operations(p) -> list[dict]:
+    return json.loads(p.run("stack", "export").stdout)["deployment"].get("pending_operations") or []
+
+
+@pytest.mark.parametrize("signals", [("SIGINT",), ("SIGINT", "SIGKILL"), ("SIGKILL",)],
+                         ids=["sigint", "sigint-then-sigkill", "sigkill"])
+def test_pulumi_up_interrupted_mid_run_recovers_as_the_readme_says(signals: tuple[str, ...], project, conn,
+                                                                   tmp_path) -> None:
+    """`pulumi up` of 30 volumes interrupted once a few exist. SIGINT: the engine lets the creates in
+    flight finish, records them and stops; a rerun converges. SIGINT then SIGKILL: the CLI dies with
+    creates in flight, which the state keeps as pending operations; the README's recovery, `pulumi
+    cancel` (the lock), `pulumi refresh --clear-pending-creates` then `pulumi up`, converges, and a volume the killed run made is
+    this resource's own (made again if half made, taken over if whole), never a name conflict."""
+    name, n = unique("intr"), 30
+    pool_dir = tmp_path / "pool"
+    image = tmp_path / "image.raw"
+    image.write_bytes(os.urandom(8 * MiB))
+    p = project(MANY, config={"pool": name, "path": str(pool_dir), "n": str(n), "image": str(image)})
+    from tests.support.engine import pulumi_binary
+    started = time.monotonic()
+    log = tmp_path / "interrupted.log"
+    with open(log, "w") as out:  # (a file, not a pipe: processes the CLI left would hold a pipe open)
+        proc = subprocess.Popen([str(pulumi_binary()), "up", "--yes", "--skip-preview", "--non-interactive"],
+                                cwd=p.workdir, env=p.env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not (pool_dir.exists()
+                                                                       and len(list(pool_dir.iterdir())) >= 8):
+        time.sleep(0.01)
+    for sig in signals:  # (a second signal before the graceful cancel is done)
+        proc.send_signal(getattr(signal, sig))
+        time.sleep(0.05)
+    proc.wait(timeout=300)
+    stopped = time.monotonic() - started
+    assert proc.returncode != 0, f"the interrupted run must not report success:\n{log.read_text()}"
+    left = launched_by(p.workdir, within_s=5)
+    assert not left, f"processes the killed CLI launched outlived it: {left}"
+    pending = pending_operations(p)
+    if signals == ("SIGINT",):
+        assert not pending, "a graceful cancel records every create it let finish"
+    else:
+        if signals == ("SIGKILL",):
+            assert pending, "killed with creates in flight: the state keeps them as pending operations"
+        # The README's recovery: the killed CLI left its lock on the stack, and its pending creates.
+        p.run("cancel", "--yes")
+        p.run("refresh", "--clear-pending-creates", "--yes", "--skip-preview")
+        assert not pending_operations(p)
+    rerun_started = time.monotonic()
+    p.up()
+    converged = time.monotonic() - rerun_started
+    p.refresh()
+    p.preview("--expect-no-changes")
+    on_host, in_state = host_volumes(conn, name), state_volumes(p)
+    assert on_host == in_state, "state and host agree: no stranded and no phantom volume"
+    assert len(on_host) == n and all((pool_dir / f"v{i}.img").read_bytes() == image.read_bytes() for i in range(n))
+    print(f"\n`pulumi up` of {n} volumes interrupted by {' then '.join(signals)} after ~8 volumes: stopped after "
+          f"{stopped:.1f} s with {len(pending)} pending operation(s) in the state; the recovery converged in "
+          f"{converged:.1f} s; {len(on_host)} volumes on the host, all in the state, all whole")
     p.destroy()

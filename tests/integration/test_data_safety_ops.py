@@ -144,3 +144,31 @@ def test_a_refresh_refused_while_a_job_runs_on_the_pool_waits_for_it(make_dir_po
     finally:
         wiping.join()
         vol.delete(0)
+
+
+def test_a_create_the_engine_never_recorded_is_taken_over_only_while_it_is_that_volume(
+        make_dir_pool, monkeypatch, tmp_path) -> None:
+    """A CLI killed after a create returned and before the engine wrote it down leaves a whole volume
+    the state does not know (measured: the rerun failed on 'already exists'). The create's intent,
+    kept until a call shows the engine holds the resource, lets the rerun take that very volume over;
+    anything else with the name (another volume, other capacity, or once the state holds it) is
+    still refused, never deleted."""
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
+    pool = make_dir_pool("made")
+    raw = {"pool": pool.name, "pool_type": "dir", "name": "disk.raw", "format": "raw", "capacity": "4MiB",
+           "__seed": "stack/urn-of-disk"}
+    inputs = VOLUMES.check({}, raw, CTX).inputs
+    key, outs = VOLUMES.create(inputs, CTX)
+    with open(pool.path / "disk.raw", "r+b") as f:
+        f.write(b"made by the killed run")
+    again, _ = VOLUMES.create(inputs, CTX)  # the rerun: the engine never recorded the first create
+    assert again == key and (pool.path / "disk.raw").read_bytes().startswith(b"made by the killed run")
+    bigger = VOLUMES.check({}, {**raw, "capacity": "8MiB"}, CTX).inputs
+    with pytest.raises(LibvirtOpError, match="already exists"):
+        VOLUMES.create(bigger, CTX)  # not the volume as declared: refused, kept
+    VOLUMES.diff(key, outs, inputs, CTX)  # the engine holds it: the intent has served
+    with pytest.raises(LibvirtOpError, match="already exists"):
+        VOLUMES.create(inputs, CTX)  # e.g. after `pulumi state delete`: adopt=true, never a silent take
+    assert (pool.path / "disk.raw").read_bytes().startswith(b"made by the killed run")
+    VOLUMES.delete(key, outs, CTX)
+    assert not list((tmp_path / "home").rglob("*.json")), "no intent left"

@@ -17,6 +17,10 @@ RUN_BY = {
     ".venv/bin/pulumi-libvirt-storage import-args --xml tests/unit/golden/pool-rbd-auth-config.xml":
         "tests/unit/test_readme_commands.py",
     ".venv/bin/python -m tests.unit.corpus.measure --width 100": "tests/unit/test_readme_commands.py",
+    # the recovery after a killed CLI
+    "pulumi cancel --yes": "tests/e2e/test_faults.py",
+    "pulumi refresh --clear-pending-creates --yes --skip-preview": "tests/e2e/test_faults.py",
+    "pulumi up --yes --skip-preview": "tests/e2e/test_faults.py",
 }
 
 
@@ -40,6 +44,11 @@ def test_every_readme_command_is_run_somewhere() -> None:
         where = RUN_BY[command]
         if where == ".ci/run":
             assert command in ci, f"{command!r} is said to run in .ci/run but is not there"
+        elif command.startswith("pulumi "):  # run through tests.support.engine.Project: p.run("cancel", "--yes")
+            args = ", ".join(f'"{a}"' for a in command.split()[1:])
+            test = (ROOT / where).read_text()
+            assert f"p.run({args})" in test or (command == "pulumi up --yes --skip-preview" and "p.up()" in test), \
+                f"{command!r} is said to run in {where} but is not there"
 
 
 def test_readme_import_commands_work(capsys, tmp_path) -> None:

@@ -15,14 +15,20 @@ What is particular to this front end:
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult,
                             ResourceProvider, UpdateResult)
 
+from .. import lifeline
 from ..resources.base import NAME_PREFIX_KEY, Context, ResourceLogic, whole_numbers
 
 __all__ = ["LibvirtProvider", "NAME_PREFIX_KEY"]
+
+if sys.argv and sys.argv[0].replace(os.sep, "/").endswith("pulumi/dynamic/__main__.py"):
+    lifeline.watch()  # in pulumi.dynamic's provider host (not in the program): exit with the engine
 
 
 class LibvirtProvider(ResourceProvider):

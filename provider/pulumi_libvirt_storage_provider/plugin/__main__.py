@@ -19,6 +19,7 @@ from concurrent import futures  # noqa: E402
 import grpc  # noqa: E402
 from pulumi.runtime.proto import provider_pb2_grpc  # noqa: E402
 
+from .. import lifeline  # noqa: E402
 from .server import LibvirtStorageProvider  # noqa: E402
 
 #: Calls served at once. The engine runs up to `--parallel` steps at a time (16 by default; more
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
+    lifeline.watch()  # a killed engine leaves its plugins running: exit with it
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,9 +5,16 @@ A create whose connection dies after libvirt made the object (libvirtd killed, t
 cannot tell the engine about it: pulumi.dynamic has no way to record a partial create. The object
 is then on the host but not in the state, and the next `pulumi up` would find its name taken.
 Before a volume is made, an intent (the resource's seed, the host, the pool and the name) is
-written here; it is removed once the create has returned or has been undone. An object found under
-an intent of the same resource is the leftover of an interrupted create: it is removed and made
-again (it never held anything but what that create put there).
+written here. An object found under an intent of the same resource is the leftover of an
+interrupted create: it is removed and made again (it never held anything but what that create put
+there). A create that libvirt undid removes its intent.
+
+A create that returned is not yet in the state: the engine records it after, and a CLI killed in
+between (SIGKILL, a closed terminal) leaves a whole volume the state does not know, under a pending
+operation. So a returned create marks its intent "made" with the volume's key, and the intent goes
+only once a call shows the engine holds the resource (diff, read, update or delete of it). A create
+that finds a "made" intent and that very volume, as declared, takes it over: nothing is made twice,
+nothing is lost, and the name is not taken from the run that made it.
 
 Pools and secrets need no intent: their uuid derives from the resource's seed, so a pool or
 secret with this name *and* that uuid is this resource's own.
@@ -45,10 +52,24 @@ def begin(what: dict[str, Any]) -> pathlib.Path:
     return path
 
 
+def made(what: dict[str, Any], key: str) -> None:
+    """Record that the create returned the volume `key`, not yet known to be in the state."""
+    path = _path(what)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({**what, "made": key, "since": time.time()}))
+    tmp.replace(path)
+
+
 def end(what: dict[str, Any]) -> None:
     _path(what).unlink(missing_ok=True)
 
 
-def pending(what: dict[str, Any]) -> bool:
-    """Whether an earlier create of exactly this object was interrupted."""
-    return _path(what).exists()
+def recorded(what: dict[str, Any]) -> dict[str, Any] | None:
+    """The intent of an earlier create of exactly this object: "made" holds the key of the volume it
+    returned; without it, the create was interrupted."""
+    try:
+        record = json.loads(_path(what).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

@@ -18,7 +18,7 @@ from ..xml.disk import disk_source, disk_xml
 from ..xml.common import prune
 from ..xml.pool import parse_pool
 from . import intents
-from .base import POOL_KEY, SEED_KEY, Context, Read, ResourceLogic
+from .base import POOL_KEY, SEED_KEY, Context, Diff, Read, ResourceLogic
 
 
 # What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
@@ -115,12 +115,23 @@ class VolumeLogic(ResourceLogic):
         spec = self.canonical(inputs)
         name = spec["name"]
         seed = spec.get(SEED_KEY)
-        # What an interrupted create of this resource would have left (see intents.py).
-        intent = {"seed": seed, "uri": self.uri_of(spec, ctx), "kind": "volume", "pool": spec["pool"], "name": name}
+        # What an interrupted create of this resource would have left (see intents.py). (Known once
+        # connected: the URI it holds is libvirt's default filled in.)
+        known: list[dict[str, Any]] = []
+
+        def intent() -> dict[str, Any]:
+            if not known:
+                known.append(self._intent(spec, ctx))
+            return known[0]
+
         making = [False]
+        made_before: list[str | None] = [None]
 
         def remove_leftover(conn: Any) -> None:
-            if making[0] or (seed and intents.pending(intent)):
+            record = None if making[0] or not seed else intents.recorded(intent())
+            if record is not None and isinstance(record.get("made"), str):
+                made_before[0] = record["made"]  # whole: taken over below if it is still that volume
+            elif making[0] or record is not None:
                 volumes.remove_leftover(conn, spec["pool"], name)
 
         def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
@@ -128,6 +139,11 @@ class VolumeLogic(ResourceLogic):
             pool = volumes.active_pool(conn, spec["pool"])
             existing = volumes.lookup(pool, name)
             if existing is not None:
+                if made_before[0] and not spec.get("adopt") and existing.key() == made_before[0]:
+                    state = volumes.state_of(pool, existing, declared=spec.get("format"),
+                                             encryption=spec.get("encryption"))
+                    if spec.get("capacity") is None or state.observed.get("capacity") == spec["capacity"]:
+                        return state, False  # made by this resource in a run the engine did not record
                 if not spec.get("adopt"):
                     raise LibvirtOpError(f"a volume named {name!r} already exists in pool {spec['pool']!r}; choose "
                                          "another name, or set adopt=true to manage it")
@@ -138,7 +154,7 @@ class VolumeLogic(ResourceLogic):
                 raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
                                      "capacity there is nothing to create")
             if seed:
-                intents.begin(intent)
+                intents.begin(intent())
             making[0] = True
             return volumes.create(conn, spec, name, pool), False
 
@@ -148,12 +164,26 @@ class VolumeLogic(ResourceLogic):
             raise  # the intent stays: the next run removes what this one may have left
         except Exception:
             if making[0]:
-                intents.end(intent)  # libvirt answered: the create's own rollback ran
+                intents.end(intent())  # libvirt answered: the create's own rollback ran
             raise
         outputs = self._outputs(spec, state, adopted, ctx)  # (should this fail, the intent stays)
-        if making[0]:
-            intents.end(intent)
+        if seed and not adopted:
+            intents.made(intent(), state.observed["key"])  # until a call shows the state holds it
         return state.observed["key"], outputs
+
+    def _intent(self, props: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        # (the URI as the outputs hold it: libvirt's default filled in)
+        return {"seed": props.get(SEED_KEY), "uri": connection.effective_uri(self.uri_of(props, ctx)),
+                "kind": "volume", "pool": props.get("pool"), "name": props.get("name")}
+
+    def _recorded(self, props: dict[str, Any], ctx: Context) -> None:
+        """The engine holds this resource: its create's intent has served (see intents.py)."""
+        if props.get(SEED_KEY):
+            intents.end(self._intent(props, ctx))
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> Diff:
+        self._recorded(olds, ctx)
+        return super().diff(id_, olds, news, ctx)
 
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
@@ -180,6 +210,7 @@ class VolumeLogic(ResourceLogic):
         return Read(state.observed["key"], self._outputs(spec, state, False, ctx)), args
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
+        self._recorded(props, ctx)
         declared = props.get("format")
 
         def run(conn: Any) -> volumes.VolumeState | str | None:
@@ -210,6 +241,7 @@ class VolumeLogic(ResourceLogic):
         return Read(id_, self._outputs(live, state, bool(props.get("adopted")), ctx))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        self._recorded(olds, ctx)
         spec = self.canonical(news)
 
         def run(conn: Any) -> volumes.VolumeState:
@@ -234,6 +266,7 @@ class VolumeLogic(ResourceLogic):
         return self._outputs(spec, state, bool(olds.get("adopted")), ctx)
 
     def delete(self, id_: str, props: dict[str, Any], ctx: Context) -> None:
+        self._recorded(props, ctx)
         if props.get("adopted"):
             # Adopted volumes (and LUNs) are released, never deleted; their data is wiped first only
             # when the program asked for it (the one way to wipe a LUN, which cannot be deleted).

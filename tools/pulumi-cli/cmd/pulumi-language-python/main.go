@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/pkg/v3/codegen/hcl2/syntax"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/pcl"
@@ -267,6 +268,15 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("%d\n", handle.Port)
+	// A killed engine (SIGKILL, a closed terminal) leaves the plugins it launched running, this
+	// host among them: exit once the engine that launched it is gone (this process is reparented).
+	go func(engine int) {
+		for range time.Tick(500 * time.Millisecond) {
+			if os.Getppid() != engine {
+				os.Exit(1)
+			}
+		}
+	}(os.Getppid())
 	if err := <-handle.Done; err != nil {
 		fmt.Fprintf(os.Stderr, "fatal: %v\n", err)
 		os.Exit(1)
