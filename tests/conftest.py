@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import uuid
 from typing import Any, Callable, Iterator
 
@@ -107,6 +108,19 @@ def project(tmp_path: pathlib.Path, frontend: str) -> Iterator[Callable[..., Any
     yield make
     for p in made:
         p.close()
+
+
+@pytest.fixture
+def small_file_system(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
+    """A 16 MiB file system (tmpfs, size-limited), to be filled. Request it before `project` to have it
+    unmounted after the stack is destroyed."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "plstest-small", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _leftovers(connection: libvirt.virConnect) -> set[str]:

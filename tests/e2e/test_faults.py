@@ -11,7 +11,6 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Iterator
 
 import pytest
 
@@ -122,26 +121,14 @@ StorageVolume("full", pool=pool, name="full.raw", format="raw", capacity=cfg.req
 '''
 
 
-@pytest.fixture
-def small_fs(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """A 16 MiB file system (tmpfs, size-limited): the pool's disk, to be filled. Requested before
-    `project`, so that it is unmounted after the stack is destroyed."""
-    where = tmp_path / "small"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def test_the_disk_fills_a_clear_error_nothing_left_behind_and_sparse_over_commit(small_fs, project, conn) -> None:
+def test_the_disk_fills_a_clear_error_nothing_left_behind_and_sparse_over_commit(small_file_system, project,
+                                                                                 conn) -> None:
     """A fully allocated volume larger than the pool's free space: `pulumi up` fails naming the pool
     and the shortfall, creates nothing of that volume, keeps what it made; a sparse volume larger
     than the whole file system is created (over-commit, as the README says); with a volume that
     fits, the rerun converges."""
     name = unique("full")
-    p = project(SMALL, config={"pool": name, "path": str(small_fs), "full": "64MiB"})
+    p = project(SMALL, config={"pool": name, "path": str(small_file_system), "full": "64MiB"})
     started = time.monotonic()
     first = p.up(check=False)
     failed_after = time.monotonic() - started
@@ -150,9 +137,9 @@ def test_the_disk_fills_a_clear_error_nothing_left_behind_and_sparse_over_commit
     assert f"creating volume full.raw in pool {name}" in output and "short by" in output, output
     assert "leave out allocation" in output, "the error says the way out"
     assert host_volumes(conn, name) == {"sparse.raw": 64 * MiB}, "nothing of the failed volume on the host"
-    assert not (small_fs / "full.raw").exists()
+    assert not (small_file_system / "full.raw").exists()
     assert state_volumes(p) == {"sparse.raw": 64 * MiB}, "the state holds what was made, and only that"
-    assert os.stat(small_fs / "sparse.raw").st_blocks == 0, "a sparse volume takes no room until written"
+    assert os.stat(small_file_system / "sparse.raw").st_blocks == 0, "a sparse volume takes no room until written"
 
     p.run("config", "set", "full", "8MiB")
     started = time.monotonic()
@@ -161,7 +148,7 @@ def test_the_disk_fills_a_clear_error_nothing_left_behind_and_sparse_over_commit
     p.refresh()
     p.preview("--expect-no-changes")
     assert host_volumes(conn, name) == state_volumes(p) == {"sparse.raw": 64 * MiB, "full.raw": 8 * MiB}
-    assert os.stat(small_fs / "full.raw").st_blocks * 512 >= 8 * MiB, "allocated up front, as declared"
+    assert os.stat(small_file_system / "full.raw").st_blocks * 512 >= 8 * MiB, "allocated up front, as declared"
     print(f"\nthe disk fills: a 64 MiB fully allocated volume on a 16 MiB file system failed the run after "
           f"{failed_after:.1f} s naming the pool and the shortfall; nothing left behind; with 8 MiB the rerun "
           f"converged in {converged:.1f} s; a 64 MiB sparse volume on the same 16 MiB was created")

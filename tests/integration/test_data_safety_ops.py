@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import threading
-from typing import Any, Iterator
+from typing import Any
 
 import libvirt
 import pytest
@@ -89,17 +88,6 @@ def test_a_sparse_upload_ending_in_a_hole_keeps_the_declared_capacity(make_dir_p
     with open(pool.path / "up.raw", "rb") as f:
         assert f.read(MiB) == source.read_bytes()[:MiB]
     VOLUMES.delete(vol_id, outs, CTX)
-
-
-@pytest.fixture
-def small_file_system(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "plstest-small", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_scrub_wipe_that_would_fill_the_pool_is_refused_and_deletes_nothing(make_dir_pool, conn,

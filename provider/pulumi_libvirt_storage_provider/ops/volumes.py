@@ -412,12 +412,13 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: s
     except libvirt.libvirtError as e:
         if is_gone(e):
             return
-        if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID and not _still_active(pool):
+        if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID:
             # The pool stopped or went away between finding the volume and deleting it: another step
             # of the same run, when the state records no dependency of this volume on its pool (right
             # after `pulumi import`). That step stops the pool, then undefines it: give it a moment,
             # then decide as if the pool had been so from the start: a stopped pool is a clear error,
-            # an undefined one leaves the volume's storage to its owner.
+            # an undefined one leaves the volume's storage to its owner. (A pool still running finds
+            # the volume: libvirt's own error stands.)
             _settle(pool)
             if _find_for_destroy(conn, key, pool_name or _name_of(pool), name, "delete") is None:
                 return
@@ -425,21 +426,15 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: s
 
 
 def _settle(pool: libvirt.virStoragePool, seconds: float = 3.0) -> None:
-    """Wait until the stopped pool is undefined too, or `seconds` have passed."""
+    """Wait while the pool is stopped but still defined (its delete is under way), at most `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            pool.isActive()
+            if pool.isActive():
+                return
         except libvirt.libvirtError:
             return  # undefined
         time.sleep(0.05)
-
-
-def _still_active(pool: libvirt.virStoragePool) -> bool:
-    try:
-        return bool(pool.isActive())
-    except libvirt.libvirtError:
-        return False
 
 
 def _name_of(pool: libvirt.virStoragePool) -> str | None:

@@ -42,23 +42,23 @@ def _path(what: dict[str, Any]) -> pathlib.Path:
     return _directory() / f"{digest}.json"
 
 
-def begin(what: dict[str, Any]) -> pathlib.Path:
-    """Record that the object `what` (seed, uri, kind, pool, name) is about to be made."""
+def _record(what: dict[str, Any], **extra: Any) -> pathlib.Path:
     path = _path(what)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**what, "pid": os.getpid(), "since": time.time()}))
+    tmp.write_text(json.dumps({**what, **extra, "since": time.time()}))
     tmp.replace(path)
     return path
 
 
+def begin(what: dict[str, Any]) -> pathlib.Path:
+    """Record that the object `what` (seed, uri, kind, pool, name) is about to be made."""
+    return _record(what, pid=os.getpid())
+
+
 def made(what: dict[str, Any], key: str) -> None:
     """Record that the create returned the volume `key`, not yet known to be in the state."""
-    path = _path(what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**what, "made": key, "since": time.time()}))
-    tmp.replace(path)
+    _record(what, made=key)
 
 
 def end(what: dict[str, Any]) -> None:
