@@ -45,7 +45,8 @@ class VolumeState:
         return {"key": o.get("key"), "path": o.get("path"), "type": o.get("type"),
                 "physical": o.get("physical", o.get("allocation")),
                 "current_capacity": o.get("capacity"), "current_allocation": o.get("allocation"),
-                "current_format": o.get("format"), "pool_type": self.pool_type,
+                "current_format": o.get("format"), "current_permissions": o.get("permissions"),
+                "pool_type": self.pool_type,
                 "disk": self.disk, "disk_xml": disk_xml(self.disk)}
 
 

@@ -18,7 +18,7 @@ from ..xml.disk import disk_source, disk_xml
 from ..xml.common import prune
 from ..xml.pool import parse_pool
 from . import intents
-from .base import POOL_KEY, SEED_KEY, Context, Diff, Read, ResourceLogic
+from .base import POOL_KEY, SEED_KEY, Context, Diff, Read, ResourceLogic, whole_numbers
 
 
 # What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
@@ -185,6 +185,45 @@ class VolumeLogic(ResourceLogic):
         self._recorded(olds, ctx)
         return super().diff(id_, olds, news, ctx)
 
+    def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
+        # Permissions changed on the host (read back by a refresh) while the program's stayed: an update,
+        # which says why it will not undo it (drift_refusals).
+        live, declared = olds.get("current_permissions"), news.get("permissions")
+        if _permissions_drifted(olds, news):
+            return [f"permissions.{k}" for k in sorted(declared) if not _permissions_hold({k: declared[k]}, live)]
+        return []
+
+    def in_place(self, olds: dict[str, Any], news: dict[str, Any]) -> frozenset[str]:
+        live, declared = olds.get("current_permissions"), news.get("permissions")
+        if _permissions_drifted(olds, news) or (isinstance(live, dict) and isinstance(declared, dict)
+                                                and not contains_unknown(declared)
+                                                and _permissions_hold(declared, live)):
+            return frozenset({"permissions"})  # never a replacement: its data would be lost
+        return frozenset()
+
+    def drift_refusals(self, olds: dict[str, Any], news: dict[str, Any]) -> list[SpecError]:
+        """Changes made on the host outside Pulumi (read back by `pulumi refresh`) that the program
+        would undo only by destroying data: the update refuses them, with the ways out (change the
+        program, or put the host back); nothing is replaced to repair a drift."""
+        refused: list[SpecError] = []
+        name = news.get("name")
+        old_cap, new_cap = olds.get("capacity"), news.get("capacity")
+        if isinstance(old_cap, (int, float)) and isinstance(new_cap, int) and new_cap < old_cap \
+                and not news.get("allow_shrink"):
+            refused.append(SpecError("capacity", f"volume {name} is {int(old_cap)} bytes on the host, more than the "
+                                     f"{new_cap} declared (grown outside Pulumi); shrinking would lose the data past "
+                                     f"the new end: declare capacity {int(old_cap)} or more, or set allow_shrink=true "
+                                     "to shrink anyway"))
+        if _permissions_drifted(olds, news):
+            live, declared = olds["current_permissions"], news["permissions"]
+            wanted = ", ".join(f"{k} {v}" for k, v in sorted(declared.items()))
+            found = ", ".join(f"{k} {live.get(k)}" for k in sorted(declared))
+            refused.append(SpecError("permissions", f"volume {name} has {found} on the host, the program says "
+                                     f"{wanted} (changed outside Pulumi); libvirt cannot change a volume's permissions "
+                                     "in place and replacing it would delete its data: set them back on the host "
+                                     f"(chmod/chown {olds.get('path') or name}), or declare the permissions it has"))
+        return refused
+
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
         computed = {**state.outputs(), "adopted": adopted, "disk_xml": disk_xml(state.disk, *_target(spec))}
@@ -243,6 +282,9 @@ class VolumeLogic(ResourceLogic):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
         self._recorded(olds, ctx)
         spec = self.canonical(news)
+        refused = self.drift_refusals(whole_numbers(olds), spec)
+        if refused:
+            raise Failures(refused)
 
         def run(conn: Any) -> volumes.VolumeState:
             found = volumes.by_key(conn, id_, olds.get("pool"), olds.get("name"))
@@ -277,6 +319,28 @@ class VolumeLogic(ResourceLogic):
         self.call(props, ctx, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy"),
                                                           pool_name=props.get("pool"), name=props.get("name"),
                                                           pool_type=props.get("pool_type")))
+
+
+def _permissions_drifted(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """The program's permissions are unchanged, and the volume on the host no longer has them."""
+    live, declared = olds.get("current_permissions"), news.get("permissions")
+    return (isinstance(live, dict) and isinstance(declared, dict) and not contains_unknown(declared)
+            and declared == olds.get("permissions") and not _permissions_hold(declared, live))
+
+
+def _permissions_hold(declared: dict[str, Any], live: dict[str, Any]) -> bool:
+    """Whether the volume on the host has every permission the program declares."""
+    for key, want in declared.items():
+        have = live.get(key)
+        if key == "mode" and isinstance(want, str) and isinstance(have, str):
+            if int(want, 8) != int(have, 8):
+                return False
+        elif key in ("owner", "group") and isinstance(have, int) and isinstance(want, (int, float)):
+            if int(want) != have:
+                return False
+        elif want != have:
+            return False
+    return True
 
 
 def _access(pool: Any) -> Any:

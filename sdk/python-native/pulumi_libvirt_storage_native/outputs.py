@@ -27,6 +27,7 @@ __all__ = [
     'StoragePoolTargetPermissions',
     'StorageVolumeBackingStore',
     'StorageVolumeCloneFrom',
+    'StorageVolumeCurrentPermissions',
     'StorageVolumeDiskTarget',
     'StorageVolumeEncryption',
     'StorageVolumeEncryptionCipher',
@@ -767,6 +768,66 @@ class StorageVolumeCloneFrom(dict):
         (changing it replaces the resource) Pool of the source volume.
         """
         return pulumi.get(self, "pool")
+
+
+@pulumi.output_type
+class StorageVolumeCurrentPermissions(dict):
+    """
+    Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi).
+    """
+    def __init__(__self__, *,
+                 group: Optional[_builtins.int] = None,
+                 label: Optional[_builtins.str] = None,
+                 mode: Optional[_builtins.str] = None,
+                 owner: Optional[_builtins.int] = None):
+        """
+        Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi).
+
+        :param _builtins.int group: (changes in place) Numeric gid.
+        :param _builtins.str label: (changes in place) SELinux label.
+        :param _builtins.str mode: (changes in place) Octal mode, e.g. "0755".
+        :param _builtins.int owner: (changes in place) Numeric uid.
+        """
+        if group is not None:
+            pulumi.set(__self__, "group", group)
+        if label is not None:
+            pulumi.set(__self__, "label", label)
+        if mode is not None:
+            pulumi.set(__self__, "mode", mode)
+        if owner is not None:
+            pulumi.set(__self__, "owner", owner)
+
+    @_builtins.property
+    @pulumi.getter
+    def group(self) -> Optional[_builtins.int]:
+        """
+        (changes in place) Numeric gid.
+        """
+        return pulumi.get(self, "group")
+
+    @_builtins.property
+    @pulumi.getter
+    def label(self) -> Optional[_builtins.str]:
+        """
+        (changes in place) SELinux label.
+        """
+        return pulumi.get(self, "label")
+
+    @_builtins.property
+    @pulumi.getter
+    def mode(self) -> Optional[_builtins.str]:
+        """
+        (changes in place) Octal mode, e.g. "0755".
+        """
+        return pulumi.get(self, "mode")
+
+    @_builtins.property
+    @pulumi.getter
+    def owner(self) -> Optional[_builtins.int]:
+        """
+        (changes in place) Numeric uid.
+        """
+        return pulumi.get(self, "owner")
 
 
 @pulumi.output_type

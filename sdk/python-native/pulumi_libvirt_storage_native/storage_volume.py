@@ -442,6 +442,7 @@ class StorageVolume(pulumi.CustomResource):
             __props__.__dict__["current_allocation"] = None
             __props__.__dict__["current_capacity"] = None
             __props__.__dict__["current_format"] = None
+            __props__.__dict__["current_permissions"] = None
             __props__.__dict__["disk"] = None
             __props__.__dict__["disk_xml"] = None
             __props__.__dict__["key"] = None
@@ -480,6 +481,7 @@ class StorageVolume(pulumi.CustomResource):
         __props__.__dict__["current_allocation"] = None
         __props__.__dict__["current_capacity"] = None
         __props__.__dict__["current_format"] = None
+        __props__.__dict__["current_permissions"] = None
         __props__.__dict__["disk"] = None
         __props__.__dict__["disk_target"] = None
         __props__.__dict__["disk_xml"] = None
@@ -584,6 +586,14 @@ class StorageVolume(pulumi.CustomResource):
         (changes in place) Format, as libvirt reports it.
         """
         return pulumi.get(self, "current_format")
+
+    @_builtins.property
+    @pulumi.getter(name="currentPermissions")
+    def current_permissions(self) -> pulumi.Output['outputs.StorageVolumeCurrentPermissions']:
+        """
+        (changes in place) Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi).
+        """
+        return pulumi.get(self, "current_permissions")
 
     @_builtins.property
     @pulumi.getter

@@ -74,6 +74,8 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
     """Allocated bytes, as libvirt reports it."""
     current_format: pulumi.Output[str]
     """Format, as libvirt reports it."""
+    current_permissions: pulumi.Output[Mapping[str, Any]]
+    """Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi)."""
     disk: pulumi.Output[Mapping[str, Any]]
     """The libvirt domain <disk> source for this volume: type, driver_type, and file/dev, or protocol/name/hosts/auth for network volumes."""
     disk_xml: pulumi.Output[str]
@@ -164,6 +166,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props["current_capacity"] = None
         props["current_allocation"] = None
         props["current_format"] = None
+        props["current_permissions"] = None
         props["disk"] = None
         props["disk_xml"] = None
         props["adopted"] = None
