@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import unique
 from tests.support.daemons import libvirtd_running, start_libvirtd
+from tests.support.sshd import sshd  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 MiB = 1024**2
@@ -239,4 +240,80 @@ def test_pulumi_up_interrupted_mid_run_recovers_as_the_readme_says(signals: tupl
     print(f"\n`pulumi up` of {n} volumes interrupted by {' then '.join(signals)} after ~8 volumes: stopped after "
           f"{stopped:.1f} s with {len(pending)} pending operation(s) in the state; the recovery converged in "
           f"{converged:.1f} s; {len(on_host)} volumes on the host, all in the state, all whole")
+    p.destroy()
+
+
+REMOTE = '''
+import pulumi
+from pulumi_libvirt_storage import StoragePool, StorageVolume
+
+cfg = pulumi.Config()
+uri = cfg.require("uri")
+pool = StoragePool("pool", name=cfg.require("pool"), type="dir", target={"path": cfg.require("path")}, uri=uri)
+for i in range(int(cfg.require("n"))):
+    StorageVolume(f"v{i}", pool=pool, name=f"v{i}.img", format="raw", upload_from=cfg.require("image"), uri=uri)
+'''
+
+
+def cut_when(pool_dir: pathlib.Path, files: int, sshd, down_s: float, timeline: dict[str, float]) -> None:
+    """Take the remote host away (its sshd and every session of it killed) once `files` volumes exist,
+    and bring it back `down_s` later."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if pool_dir.exists() and len(list(pool_dir.iterdir())) >= files:
+            break
+        time.sleep(0.01)
+    sshd.stop()
+    timeline["cut"] = time.monotonic()
+    time.sleep(down_s)
+    sshd.start()
+    timeline["back"] = time.monotonic()
+
+
+@pytest.mark.parametrize("down_s, reconnect_s", [(2, "30"), (8, "3")], ids=["back-within-the-window",
+                                                                          "back-after-the-run-failed"])
+def test_remote_host_gone_mid_up_then_back_converges(down_s: float, reconnect_s: str, sshd, project, conn,
+                                                     tmp_path) -> None:
+    """A qemu+ssh:// host goes away in the middle of `pulumi up` of 30 uploads (its sshd and every
+    session killed: what the client sees of a crashed host or a cut link that resets), and comes back
+    `down_s` later. Within the reconnect window the run carries on; past it the run fails naming the
+    host, and the next run converges with nothing stranded and nothing half made."""
+    name, n = unique("remote"), 30
+    pool_dir = tmp_path / "pool"
+    image = tmp_path / "image.raw"
+    image.write_bytes(os.urandom(8 * MiB))
+    p = project(REMOTE, config={"pool": name, "path": str(pool_dir), "n": str(n), "image": str(image),
+                                "uri": sshd.uri})
+    p.env["PULUMI_LIBVIRT_RECONNECT_SECONDS"] = reconnect_s
+    timeline: dict[str, float] = {}
+    cutter = threading.Thread(target=cut_when, args=(pool_dir, 8, sshd, down_s, timeline))
+    cutter.start()
+    started = time.monotonic()
+    first = p.up(check=False)
+    first_done = time.monotonic()
+    cutter.join()
+    output = first.stdout + first.stderr
+    if reconnect_s == "3":
+        assert first.returncode != 0, "the host stayed away longer than the reconnect window: the run fails"
+        assert "did not answer again within 3 s" in output or "127.0.0.1" in output, output[-3000:]
+    else:
+        assert first.returncode == 0, output[-3000:]
+    del p.env["PULUMI_LIBVIRT_RECONNECT_SECONDS"]
+
+    second_started = time.monotonic()
+    p.up()
+    converged = time.monotonic() - second_started
+    p.refresh()
+    p.preview("--expect-no-changes")
+    on_host, in_state = host_volumes(conn, name), state_volumes(p)
+    assert on_host == in_state, "state and host agree: no stranded and no phantom volume"
+    assert len(on_host) == n and set(on_host.values()) == {8 * MiB}, "every volume exists in full"
+    assert all((pool_dir / f"v{i}.img").read_bytes() == image.read_bytes() for i in range(n)), \
+        "every volume holds the whole image"
+    error_line = next((line.strip() for line in output.splitlines() if "within 3 s" in line), "")
+    outcome = "succeeded" if first.returncode == 0 else "failed"
+    print(f"\nremote host (qemu+ssh) gone at volume ~8 of {n}, back {down_s} s later, reconnect window "
+          f"{reconnect_s} s: the run {outcome} {first_done - timeline['cut']:.1f} s after the cut "
+          f"({first_done - started:.1f} s in all); the rerun converged in {converged:.1f} s"
+          + (f"; the error: {error_line[:300]}" if error_line else ""))
     p.destroy()

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import NAMED_BY_THIS_TEST, unique
 from tests.support.engine import Project
-from tests.support.sshd import ssh_uri  # noqa: F401  (the fixture)
+from tests.support.sshd import ssh_uri, sshd  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.engine
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pulumi_libvirt_storage_provider.ops import connection
 from tests.conftest import unique
 
 
-from tests.support.sshd import ssh_uri  # noqa: F401  (the fixture)
+from tests.support.sshd import ssh_uri, sshd  # noqa: F401  (the fixtures)
 
 
 def test_pool_and_volume_over_qemu_ssh(ssh_uri: str, conn, tmp_path: pathlib.Path) -> None:

@@ -18,28 +18,75 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Sshd:
+    """An sshd of the tests' own: `uri` reaches the local libvirtd through it. `stop` takes the host
+    away as a crash or a cut link would: the listener and every session it serves (with their
+    virt-ssh-helper) are killed; `start` brings it back on the same port with the same keys."""
+
+    def __init__(self, d: pathlib.Path) -> None:
+        self.d = d
+        self.port = free_port()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client_key")], check=True)
+        (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
+        (d / "authorized_keys").chmod(0o600)
+        (d / "sshd_config").write_text(
+            f"ListenAddress 127.0.0.1\nPort {self.port}\nHostKey {d / 'host_key'}\nPidFile {d / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {d / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "Subsystem sftp internal-sftp\n")
+        self.uri = (f"qemu+ssh://root@127.0.0.1:{self.port}/system?keyfile={d / 'client_key'}"
+                    "&no_verify=1&no_tty=1&sshauth=privkey")
+        self.start()
+
+    def start(self) -> None:
+        pathlib.Path("/run/sshd").mkdir(exist_ok=True)
+        (self.d / "sshd.pid").unlink(missing_ok=True)
+        subprocess.run(["/usr/sbin/sshd", "-f", str(self.d / "sshd_config"), "-E", str(self.d / "sshd.log")],
+                       check=True)
+        deadline = time.monotonic() + 10
+        while not (self.d / "sshd.pid").exists():
+            assert time.monotonic() < deadline, (self.d / "sshd.log").read_text() \
+                if (self.d / "sshd.log").exists() else ""
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGKILL of this sshd and of everything under it (only what this fixture started)."""
+        pid = int((self.d / "sshd.pid").read_text())
+        for victim in [pid, *_descendants(pid)]:
+            subprocess.run(["kill", "-KILL", str(victim)], check=False, capture_output=True)
+        (self.d / "sshd.pid").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if (self.d / "sshd.pid").exists():
+            self.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 @pytest.fixture(scope="module")
-def ssh_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    d = tmp_path_factory.mktemp("sshd")
-    port = free_port()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client_key")], check=True)
-    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
-    (d / "authorized_keys").chmod(0o600)
-    (d / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {d / 'host_key'}\nPidFile {d / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        "Subsystem sftp internal-sftp\n")
-    pathlib.Path("/run/sshd").mkdir(exist_ok=True)
-    subprocess.run(["/usr/sbin/sshd", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")], check=True)
-    deadline = time.monotonic() + 10
-    while not (d / "sshd.pid").exists():
-        assert time.monotonic() < deadline, (d / "sshd.log").read_text() if (d / "sshd.log").exists() else ""
-        time.sleep(0.05)
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
     try:
-        yield (f"qemu+ssh://root@127.0.0.1:{port}/system?keyfile={d / 'client_key'}"
-               "&no_verify=1&no_tty=1&sshauth=privkey")
+        yield server
     finally:
-        pid = int((d / "sshd.pid").read_text())
-        subprocess.run(["kill", str(pid)], check=False)  # only the sshd this fixture started
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def ssh_uri(sshd: Sshd) -> str:
+    return sshd.uri
