@@ -9,7 +9,8 @@ What is particular to this front end:
 - the host declares no preview support, so in a preview the engine takes the checked inputs as
   the outputs of an update or create: `check` returns the outputs it can predict among the inputs
   (resources/*.predict), so that dependents see known values instead of unknowns;
-- errors are raised as exceptions (the host turns them into a gRPC error with a traceback);
+- errors are raised as exceptions (the host turns them into a gRPC error; ours carry the message
+  alone, see plain_errors.py);
 - the stack config `libvirt:uri` arrives through `configure`.
 """
 
@@ -23,12 +24,14 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
                             ResourceProvider, UpdateResult)
 
 from .. import lifeline
+from . import plain_errors
 from ..resources.base import NAME_PREFIX_KEY, Context, ResourceLogic, whole_numbers
 
 __all__ = ["LibvirtProvider", "NAME_PREFIX_KEY"]
 
 if sys.argv and sys.argv[0].replace(os.sep, "/").endswith("pulumi/dynamic/__main__.py"):
     lifeline.watch()  # in pulumi.dynamic's provider host (not in the program): exit with the engine
+    plain_errors.install()  # our errors reach the user as their message, without a traceback
 
 
 class LibvirtProvider(ResourceProvider):

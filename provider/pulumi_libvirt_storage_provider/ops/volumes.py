@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import libvirt
+from lxml import etree
 
 from ..spec.pooltypes import SCRUB_ALGORITHMS, VolumeKind, info
 from ..spec.volume import declared_format
@@ -210,6 +211,11 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
                 _remove_misnamed_partition(pool, e)
             if NO_SPACE in (e.get_error_message() or ""):
                 raise _no_room(pool, spec["pool"], name, int(spec.get("allocation") or capacity or 0)) from e
+            if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID and "already exists" in str(e):
+                # a file the pool had not listed yet (made outside libvirt since the pool's last refresh)
+                raise LibvirtOpError(f"creating volume {name} in pool {spec['pool']}: {e.get_error_message()}, made "
+                                     "outside this stack; it is left as it is: choose another name, or set adopt=true "
+                                     "to take it under management", e) from e
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(undo_quietly, lambda: vol.delete(0))
         if source_vol is not None and vol.info()[1] < int(capacity):
@@ -404,6 +410,7 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: s
     if found is None:
         return
     pool, vol = found
+    _refuse_if_in_use(conn, pool, vol, "delete")
     try:
         pool_type = pool_type or parse_pool(pool.XMLDesc(0))["type"]
         if wipe:
@@ -424,6 +431,47 @@ def delete(conn: libvirt.virConnect, key: str, *, wipe: str | None, pool_name: s
             if _find_for_destroy(conn, key, pool_name or _name_of(pool), name, "delete") is None:
                 return
         raise explain(e, f"deleting volume {key}") from e
+
+
+def in_use_by(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vol: libvirt.virStorageVol
+              ) -> list[str]:
+    """The running domains that have this volume as a disk ("name (target)"). libvirt itself deletes
+    or wipes a volume under a running guest without a word. A host without a hypervisor driver, or
+    one that refuses the question, has none."""
+    try:
+        domains = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+    except libvirt.libvirtError:
+        return []
+    if not domains:
+        return []
+    try:
+        path, name, pool_name = vol.path(), vol.name(), pool.name()
+    except libvirt.libvirtError:
+        return []
+    users = []
+    for dom in domains:
+        try:
+            tree = etree.fromstring(dom.XMLDesc(0).encode())
+        except (libvirt.libvirtError, etree.XMLSyntaxError):
+            continue
+        for disk in tree.iterfind("devices/disk"):
+            source = disk.find("source")
+            if source is None:
+                continue
+            if path in (source.get("file"), source.get("dev"), source.get("dir"), source.get("name")) or (
+                    source.get("pool") == pool_name and source.get("volume") == name):
+                target = disk.find("target")
+                users.append(f"{dom.name()} ({target.get('dev') if target is not None else 'disk'})")
+    return users
+
+
+def _refuse_if_in_use(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vol: libvirt.virStorageVol,
+                      action: str) -> None:
+    users = in_use_by(conn, pool, vol)
+    if users:
+        raise LibvirtOpError(f"volume {vol.name()} of pool {pool.name()} is in use by running domain "
+                             f"{', '.join(users)}: shut the domain down or detach the disk, then run again "
+                             f"(nothing was done: libvirt would {action} it under the running guest)")
 
 
 def _settle(pool: libvirt.virStoragePool, seconds: float = 3.0) -> None:
@@ -453,6 +501,7 @@ def wipe(conn: libvirt.virConnect, key: str, algorithm: str, *, pool_name: str |
     if found is None:
         return
     pool, vol = found
+    _refuse_if_in_use(conn, pool, vol, "wipe")
     try:
         _wipe(pool, vol, parse_pool(pool.XMLDesc(0))["type"], algorithm)
     except libvirt.libvirtError as e:
