@@ -32,6 +32,7 @@ _LOCK = threading.Lock()
 _URI_LOCKS: dict[str, threading.Lock] = {}
 _CONNECTIONS: dict[str, libvirt.virConnect] = {}
 _CANONICAL: dict[str, str] = {}  # uri as given -> uri libvirt reports
+_OUTAGES: dict[str, float] = {}  # uri -> when waiting for it to answer again ends (see _reconnect)
 #: How many connections this process opened, per URI (read by tests and benchmarks).
 OPENED: collections.Counter[str] = collections.Counter()
 _EVENT_LOOP: threading.Thread | None = None
@@ -103,6 +104,7 @@ def connection(uri: str) -> libvirt.virConnect:
             conn = _open(uri)
             with _LOCK:
                 _CONNECTIONS[uri] = conn
+                _OUTAGES.pop(uri, None)  # the host answers: a later loss gets a window of its own
         return conn
 
 
@@ -124,20 +126,25 @@ def _drop(uri: str, conn: libvirt.virConnect) -> None:
 
 
 def _reconnect(uri: str) -> libvirt.virConnect:
-    """A new connection, waiting up to RECONNECT_WINDOW_S for the host to answer again."""
-    deadline = time.monotonic() + RECONNECT_WINDOW_S
+    """A new connection, waiting for the host to answer again until RECONNECT_WINDOW_S after the
+    connection was first found lost. The window is one per outage of a URI, shared by every call
+    that waits for it: however many calls were under way on a host that vanished, the run hears of
+    it once the window is over, and a call that comes later tries once and fails at once."""
+    with _LOCK:
+        deadline = _OUTAGES.setdefault(uri, time.monotonic() + RECONNECT_WINDOW_S)
     delay = 0.2
     while True:
         try:
             return connection(uri)
         except LibvirtOpError as e:
-            if time.monotonic() + delay > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise ConnectionLost(f"the connection to libvirt at {uri or 'the default URI'} was lost during the "
                                      f"operation and libvirtd did not answer again within {RECONNECT_WINDOW_S:.0f} s "
                                      f"({e}). Run again once it is back: nothing this operation left half made is "
                                      "kept.") from e
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
 
 
 def call(uri: str, fn: Callable[[libvirt.virConnect], T],
