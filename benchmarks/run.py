@@ -7,6 +7,9 @@
     .venv/bin/python -m benchmarks.run --n 200 --parts floor,protocol
     .venv/bin/python -m benchmarks.run --profile       also profile the provider process (pyinstrument)
     .venv/bin/python -m benchmarks.run --rbd           also a stack on an rbd pool (one-node Ceph)
+    .venv/bin/python -m benchmarks.run --parts scale --frontends plugin
+                                                       one stack of 100 and of 1000 volumes: time and
+                                                       the provider's peak memory, and their growth
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from . import floor, hosts, protocol
 from .floor import MiB, Phases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PARTS = ("floor", "virsh", "protocol", "engine", "peer")
+PARTS = ("floor", "virsh", "protocol", "engine", "peer", "scale")
 DEFAULT_PARTS = ("floor", "virsh", "protocol", "engine")  # the peer is opt-in: its first build takes minutes
 FRONTENDS = ("dynamic", "plugin", "plugin-skip-checkpoints")
 PHASES = ("create", "read", "grow", "delete")
@@ -327,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rbd", action="store_true",
                     help="also run on an rbd pool of a one-node Ceph (scripts/ceph-test-cluster.sh), N = --rbd-n")
     ap.add_argument("--rbd-n", type=int, default=None, help="volumes on the rbd pool (default 200, 10 with --quick)")
+    ap.add_argument("--scale-n", type=int, nargs="+", default=None,
+                    help="sizes of the scale part (default 100 1000; 10 100 with --quick)")
     ap.add_argument("--out", default=str(ROOT / "build" / "bench"),
                     help="where results.json and the profile trees go (default build/bench)")
     args = ap.parse_args(argv)
@@ -353,9 +358,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     profiles: dict[int, Any] = {}
+    scaled: dict[str, Any] | None = None
     try:
         for n in ns:
-            results.append(bench.scenario(Scenario(f"dir pool, qcow2 {CAPACITY // MiB} MiB sparse", n)))
+            if set(args.parts) - {"scale"}:
+                results.append(bench.scenario(Scenario(f"dir pool, qcow2 {CAPACITY // MiB} MiB sparse", n)))
+        if "scale" in args.parts:
+            from . import scale
+            scale_ns = args.scale_n or ([10, 100] if args.quick else [100, 1000])
+            scaled = scale.run(bench.work, scale_ns, args.frontends, lambda what: bench.pool(Scenario("scale", 0), what),
+                               bench.pools.uri, f"{CAPACITY}", log)
         if args.rbd:
             from . import rbd
             bench.ceph_dir = rbd.start(bench.work)
@@ -371,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     for res in results:
         print()
         print(report(res))
+    if scaled:
+        from . import scale
+        print()
+        print(scale.report(scaled))
+        results.append({"scale": scaled})
     for n, prof in profiles.items():
         print()
         print(profile_report(n, prof))

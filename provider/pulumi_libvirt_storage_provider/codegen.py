@@ -182,6 +182,7 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
         f'        props["__seed"] = _utilities.seed({res!r}, resource_name, opts)',
         *(['        props["__pool"] = pool_definition'] if res == "StorageVolume" else []),
         opts_line,
+        "        _utilities.unnest_pickler()",
         f"        super().__init__({provider_cls}(), resource_name, props, opts)",
         *(["        self.declared_uri: Optional[pulumi.Input[str]] = uri",
            '        """The uri given to this resource (None when it uses the stack default)."""',
@@ -197,9 +198,28 @@ UTILITIES = '''"""What every generated resource does with its arguments before r
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, Optional
 
 import pulumi
+
+# pulumi.dynamic serialises the provider of every resource with pickle's Python Pickler, after
+# replacing its _batch_setitems by a wrapper that sorts and calls the one it found: the class keeps
+# the wrapper, so each resource nests one more, and a program of about 960 dynamic resources fails
+# with RecursionError (pulumi 3.272, pulumi/dynamic/dynamic.py serialize_provider). Every resource
+# of this SDK puts the method back as it was before registering, so the nesting never passes one.
+_WRAPPERS = ("batch_set_items_sorted", "batch_set_items_sorted_before_py14")
+
+
+def unnest_pickler() -> None:
+    """Undo pulumi.dynamic's nested _batch_setitems wrappers (see above); harmless when there are none."""
+    method = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    while getattr(method, "__name__", "") in _WRAPPERS and method.__closure__:
+        inner = [c.cell_contents for c in method.__closure__ if callable(c.cell_contents)]
+        if len(inner) != 1:
+            return  # not the wrapper this was written for: leave it alone
+        method = inner[0]
+    pickle._Pickler._batch_setitems = method  # type: ignore[attr-defined]
 
 
 def seed(resource_type: str, resource_name: str, opts: Optional[pulumi.ResourceOptions]) -> str:

@@ -146,6 +146,7 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props, depends_on = _utilities.by_value(props)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             delete_before_replace=True, depends_on=depends_on))
+        _utilities.unnest_pickler()
         super().__init__(StoragePoolProvider(), resource_name, props, opts)
         self.declared_uri: Optional[pulumi.Input[str]] = uri
         """The uri given to this resource (None when it uses the stack default)."""

@@ -176,4 +176,5 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props, depends_on = _utilities.by_value(props)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             delete_before_replace=True, depends_on=depends_on))
+        _utilities.unnest_pickler()
         super().__init__(StorageVolumeProvider(), resource_name, props, opts)
