@@ -46,10 +46,39 @@ class CephCluster:
     client: str  # the cephx user for libvirt, without "client."
     key: str = field(repr=False)  # its key, base64 as `ceph auth get-key` prints it
     bootstrap_seconds: float = 0.0
+    ports: dict[str, str] = field(default_factory=dict)  # CEPH_TEST_MON_V1_PORT/V2_PORT it was started with
 
     @property
     def conf(self) -> pathlib.Path:
         return self.dir / "ceph.conf"
+
+    def stop_daemons(self, *names: str) -> None:
+        """SIGTERM these daemons ("mon.a", "osd.0", "mgr.x") at once and wait until they are gone; their
+        data stays, and `start` brings them back: an outage, for the fault tests. SIGKILL after 60 s."""
+        pids = []
+        for name in names or ("mon.a", "osd.0"):
+            pid_file = self.dir / "run" / f"{name}.pid"
+            pid = int(pid_file.read_text().strip())
+            assert str(self.conf) in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"), \
+                f"pid {pid} of {pid_file} is not a daemon of this cluster"
+            os.kill(pid, 15)
+            pids.append((pid, pid_file))
+        deadline = time.monotonic() + 60
+        for pid, pid_file in pids:
+            while _alive(pid):
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    deadline = float("inf")
+                time.sleep(0.05)
+            pid_file.unlink(missing_ok=True)
+
+    def start(self) -> float:
+        """Start the daemons that are not running (scripts/ceph-test-cluster.sh start) and wait until the
+        cluster is HEALTH_OK again; the seconds it took."""
+        started = time.monotonic()
+        done = _script("start", self.dir, self.ports)
+        assert done.returncode == 0, f"restarting the Ceph test cluster failed: {done.stderr}"
+        return time.monotonic() - started
 
     def _run(self, argv: list[str], stdin: str | None = None) -> str:
         done = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120)
@@ -103,6 +132,14 @@ class CephCluster:
         return new_key
 
 
+def _alive(pid: int) -> bool:
+    """Alive and not a zombie (the daemons fork away from the script: pid 1 reaps them)."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _script(action: str, directory: pathlib.Path, env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(CEPH_CLUSTER_SCRIPT), action, str(directory)], capture_output=True,
@@ -140,7 +177,7 @@ def ceph() -> Iterator[CephCluster]:
         pool, client = unique("rbd"), unique("libvirt")
         cluster = CephCluster(dir=directory, mon_host=MON_HOST, mon_port=int(ports["CEPH_TEST_MON_V1_PORT"]),
                               pool=pool, client=client,
-                              key="", bootstrap_seconds=bootstrap_seconds)
+                              key="", bootstrap_seconds=bootstrap_seconds, ports=ports)
         cluster.ceph("osd", "pool", "create", pool, "8", "8")
         cluster.rbd("pool", "init", pool)
         # get-or-create prints a keyring: captured and dropped; the key is then read on its own.

@@ -35,9 +35,18 @@ def is_gone(e: libvirt.libvirtError) -> bool:
     return e.get_error_code() in GONE_CODES
 
 
+#: libvirt's rbd backend, when Ceph's monitors do not answer within librados' client_mount_timeout (it
+#: sets 30 s; a pool's rbd_config_options override it). libvirt 9.0 appends whatever errno happens to
+#: hold ("No such file or directory"), not the cause.
+RADOS_UNREACHABLE = "failed to connect to the RADOS monitor"
+_RADOS_HINT = ("Ceph did not answer: its monitors could not be reached within librados' client_mount_timeout "
+               "(30 s as libvirt sets it, or the pool's rbd_config_options); the system error after the address is "
+               "not the cause. Check the cluster (`ceph -s`) and run again once it answers.")
+
+
 def explain(e: libvirt.libvirtError, action: str) -> LibvirtOpError:
     code = e.get_error_code()
-    hint = _HINTS.get(code, "")
+    hint = _RADOS_HINT if RADOS_UNREACHABLE in (e.get_error_message() or "") else _HINTS.get(code, "")
     return LibvirtOpError(f"{action}: {e.get_error_message()} (libvirt error code {code}). {hint}".rstrip(), e)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import libvirt
+
 from .. import importer
 from ..ops import connection, pools, volumes
 from ..ops.errors import ConnectionLost, LibvirtOpError
@@ -162,14 +164,32 @@ class VolumeLogic(ResourceLogic):
             state, adopted = self.call(spec, ctx, run, on_reconnect=remove_leftover)
         except ConnectionLost:
             raise  # the intent stays: the next run removes what this one may have left
-        except Exception:
+        except Exception as e:
             if making[0]:
+                if seed and self._left_by_failed_create(spec, ctx, e):
+                    # The rollback could not run (an rbd pool whose Ceph stopped answering: libvirt made the
+                    # image, then could neither read it back nor remove it). The intent stays, so the next
+                    # run removes it and makes it again.
+                    raise LibvirtOpError(f"{e} The volume libvirt had begun could not be removed; the next "
+                                         "`pulumi up` removes it and makes it again.") from e
                 intents.end(intent())  # libvirt answered: the create's own rollback ran
             raise
         outputs = self._outputs(spec, state, adopted, ctx)  # (should this fail, the intent stays)
         if seed and not adopted:
             intents.made(intent(), state.observed["key"])  # until a call shows the state holds it
         return state.observed["key"], outputs
+
+    def _left_by_failed_create(self, spec: dict[str, Any], ctx: Context, error: Exception) -> bool:
+        """Whether libvirt still lists the volume of a create that failed (libvirt's lists live in the
+        daemon: the lookup reaches no storage). A create refused because the name was taken never
+        made it."""
+        if getattr(error, "code", None) == libvirt.VIR_ERR_STORAGE_VOL_EXIST:
+            return False
+        try:
+            return bool(self.call(spec, ctx, lambda conn: volumes.lookup(
+                volumes.active_pool(conn, spec["pool"]), spec["name"]) is not None))
+        except Exception:  # noqa: BLE001 - unknown: the intent stays (removing nothing is harmless)
+            return True
 
     def _intent(self, props: dict[str, Any], ctx: Context) -> dict[str, Any]:
         # (the URI as the outputs hold it: libvirt's default filled in)
