@@ -231,9 +231,9 @@ class VolumeLogic(ResourceLogic):
         if isinstance(old_cap, (int, float)) and isinstance(new_cap, int) and new_cap < old_cap \
                 and not news.get("allow_shrink"):
             refused.append(SpecError("capacity", f"volume {name} is {int(old_cap)} bytes on the host, more than the "
-                                     f"{new_cap} declared (grown outside Pulumi); shrinking would lose the data past "
-                                     f"the new end: declare capacity {int(old_cap)} or more, or set allow_shrink=true "
-                                     "to shrink anyway"))
+                                     f"{new_cap} declared; shrinking would lose the data past the new end: declare "
+                                     f"capacity {int(old_cap)} or more (grown outside Pulumi? `pulumi refresh` shows it), "
+                                     "or set allow_shrink=true to shrink anyway"))
         if _permissions_drifted(olds, news):
             live, declared = olds["current_permissions"], news["permissions"]
             wanted = ", ".join(f"{k} {v}" for k, v in sorted(declared.items()))
@@ -304,7 +304,7 @@ class VolumeLogic(ResourceLogic):
         spec = self.canonical(news)
         refused = self.drift_refusals(whole_numbers(olds), spec)
         if refused:
-            raise Failures(refused)
+            raise LibvirtOpError("; ".join(str(r) for r in refused))
 
         def run(conn: Any) -> volumes.VolumeState:
             found = volumes.by_key(conn, id_, olds.get("pool"), olds.get("name"))
