@@ -348,3 +348,36 @@ def test_canonical_turns_wire_floats_back_into_ints():
     assert type(spec["permissions"]["owner"]) is int and spec["__name_prefix"] == "vm"
     pool = StoragePoolProvider().logic.canonical(rbd_outputs(RBD))
     assert type(pool["source"]["hosts"][0]["port"]) is int and pool["uuid"] == "5f2a0d7e-0000-4000-8000-00000000000b"
+
+
+# -- a volume's mode changed on the host (read back by a refresh) -------------------------------
+
+def drifted(live: dict[str, Any], **outs: Any) -> dict[str, Any]:
+    return {**volume_outputs({**VOLUME, "permissions": {"mode": "0640"}}), "current_permissions": live, **outs}
+
+
+def test_a_mode_changed_on_the_host_is_an_update_that_never_replaces():
+    result = diff(StorageVolumeProvider(), drifted({"mode": "0600", "owner": 0}),
+                  {**VOLUME, "permissions": {"mode": "0640"}})
+    assert result.changes is True and result.replaces == []
+
+
+def test_declaring_the_mode_the_host_has_is_no_replacement_but_another_mode_or_owner_is():
+    olds = drifted({"mode": "0600", "owner": 0})
+    took = diff(StorageVolumeProvider(), olds, {**VOLUME, "permissions": {"mode": "0600"}})
+    assert took.changes is True and took.replaces == []
+    other = diff(StorageVolumeProvider(), olds, {**VOLUME, "permissions": {"mode": "0644"}})
+    assert other.replaces == ["permissions"]
+    owner = diff(StorageVolumeProvider(), olds, {**VOLUME, "permissions": {"mode": "0600", "owner": 107}})
+    assert owner.replaces == ["permissions"], "an owner the program changes is still made by a new volume"
+
+
+@pytest.mark.parametrize("live, outs", [
+    ({"mode": "0640", "owner": 107, "group": 107}, {}),  # a running domain's disk, given to the qemu user
+    ({"mode": "0640", "label": "system_u:object_r:svirt_image_t:s0"}, {}),  # a label libvirt never applied
+    ({"mode": "0600"}, {"adopted": True}),  # an adopted volume was never given the declared permissions
+    ({"mode": "0600"}, {"type": "block"}),  # device nodes take their permissions from udev
+], ids=["owner-of-a-running-domain", "label", "adopted", "block"])
+def test_what_is_not_watched_is_no_change(live: dict[str, Any], outs: dict[str, Any]):
+    result = diff(StorageVolumeProvider(), drifted(live, **outs), {**VOLUME, "permissions": {"mode": "0640"}})
+    assert result.changes is False

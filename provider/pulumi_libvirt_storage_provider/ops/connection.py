@@ -135,7 +135,7 @@ def _reconnect(uri: str) -> libvirt.virConnect:
     delay = 0.2
     while True:
         try:
-            return connection(uri)
+            conn = connection(uri)
         except LibvirtOpError as e:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -145,6 +145,11 @@ def _reconnect(uri: str) -> libvirt.virConnect:
                                      "kept.") from e
             time.sleep(min(delay, left))
             delay = min(delay * 2, 2.0)
+            continue
+        with _LOCK:
+            if _OUTAGES.get(uri) == deadline:
+                del _OUTAGES[uri]  # over (another call may have reopened the connection first)
+        return conn
 
 
 def call(uri: str, fn: Callable[[libvirt.virConnect], T],

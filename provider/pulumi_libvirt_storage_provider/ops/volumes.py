@@ -214,8 +214,9 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
             if e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID and "already exists" in str(e):
                 # a file the pool had not listed yet (made outside libvirt since the pool's last refresh)
                 raise LibvirtOpError(f"creating volume {name} in pool {spec['pool']}: {e.get_error_message()}, made "
-                                     "outside this stack; it is left as it is: choose another name, or set adopt=true "
-                                     "to take it under management", e) from e
+                                     "outside this stack; it is left as it is: choose another name, or run `virsh "
+                                     f"pool-refresh {spec['pool']}` and set adopt=true to take it under management",
+                                     e) from e
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(undo_quietly, lambda: vol.delete(0))
         if source_vol is not None and vol.info()[1] < int(capacity):
@@ -455,13 +456,13 @@ def in_use_by(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vol: libvi
         except (libvirt.libvirtError, etree.XMLSyntaxError):
             continue
         for disk in tree.iterfind("devices/disk"):
-            source = disk.find("source")
-            if source is None:
-                continue
-            if path in (source.get("file"), source.get("dev"), source.get("dir"), source.get("name")) or (
-                    source.get("pool") == pool_name and source.get("volume") == name):
-                target = disk.find("target")
-                users.append(f"{dom.name()} ({target.get('dev') if target is not None else 'disk'})")
+            for source in disk.iter("source"):  # the disk's own, and those of its backing chain
+                if path in (source.get("file"), source.get("dev"), source.get("dir"), source.get("name")) or (
+                        source.get("pool") == pool_name and source.get("volume") == name):
+                    target = disk.find("target")
+                    users.append(f"{tree.findtext('name')} ({target.get('dev') if target is not None else 'disk'}"
+                                 f"{'' if source.getparent() is disk else ', its backing chain'})")
+                    break
     return users
 
 
@@ -469,7 +470,7 @@ def _refuse_if_in_use(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vo
                       action: str) -> None:
     users = in_use_by(conn, pool, vol)
     if users:
-        raise LibvirtOpError(f"volume {vol.name()} of pool {pool.name()} is in use by running domain "
+        raise LibvirtOpError(f"volume {_name_of(vol)} of pool {_name_of(pool)} is in use by running domain "
                              f"{', '.join(users)}: shut the domain down or detach the disk, then run again "
                              f"(nothing was done: libvirt would {action} it under the running guest)")
 
@@ -486,7 +487,7 @@ def _settle(pool: libvirt.virStoragePool, seconds: float = 3.0) -> None:
         time.sleep(0.05)
 
 
-def _name_of(pool: libvirt.virStoragePool) -> str | None:
+def _name_of(pool: Any) -> str | None:
     try:
         return str(pool.name())
     except libvirt.libvirtError:

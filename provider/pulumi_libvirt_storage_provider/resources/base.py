@@ -172,14 +172,14 @@ class ResourceLogic:
         return []
 
     def in_place(self, olds: dict[str, Any], news: dict[str, Any]) -> frozenset[str]:
-        """Inputs whose change is an update here whatever their policy: the host already has the new
-        value, or the host was changed outside Pulumi and the update refuses to undo it (update says
-        why). A drift is never repaired by a replacement."""
+        """Inputs (or input paths) whose change is an update here whatever their policy: the host
+        already has the new value, or the host was changed outside Pulumi and the update refuses to undo
+        it (update says why). A drift is never repaired by a replacement."""
         return frozenset()
 
     def diff_from_paths(self, paths: list[str], in_place: frozenset[str] = frozenset()) -> Diff:
-        detailed = {p: Change.REPLACE if self.policy(p) & Policy.REPLACE and p.split(".")[0] not in in_place
-                    else Change.UPDATE for p in paths}
+        detailed = {p: Change.REPLACE if self.policy(p) & Policy.REPLACE and p not in in_place
+                    and p.split(".")[0] not in in_place else Change.UPDATE for p in paths}
         replaces = sorted({p.split(".")[0].split("[")[0] for p, c in detailed.items() if c is Change.REPLACE})
         return Diff(changes=bool(paths), replaces=replaces, detailed=detailed)
 

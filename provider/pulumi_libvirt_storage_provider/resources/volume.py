@@ -180,16 +180,17 @@ class VolumeLogic(ResourceLogic):
         return state.observed["key"], outputs
 
     def _left_by_failed_create(self, spec: dict[str, Any], ctx: Context, error: Exception) -> bool:
-        """Whether libvirt still lists the volume of a create that failed (libvirt's lists live in the
-        daemon: the lookup reaches no storage). A create refused because the name was taken never
-        made it."""
-        if getattr(error, "code", None) == libvirt.VIR_ERR_STORAGE_VOL_EXIST:
+        """Whether libvirt still lists the volume of a create that failed after libvirt began it
+        (libvirt's lists live in the daemon: the lookup reaches no storage). A create refused because
+        the name was taken never made it, and when the question cannot be answered the answer is no:
+        a possible leftover is better than removing by name what may be someone else's."""
+        if getattr(error, "code", None) == libvirt.VIR_ERR_STORAGE_VOL_EXIST or "already exists" in str(error):
             return False
         try:
             return bool(self.call(spec, ctx, lambda conn: volumes.lookup(
                 volumes.active_pool(conn, spec["pool"]), spec["name"]) is not None))
-        except Exception:  # noqa: BLE001 - unknown: the intent stays (removing nothing is harmless)
-            return True
+        except Exception:  # noqa: BLE001 - unknown: see above
+            return False
 
     def _intent(self, props: dict[str, Any], ctx: Context) -> dict[str, Any]:
         # (the URI as the outputs hold it: libvirt's default filled in)
@@ -206,19 +207,17 @@ class VolumeLogic(ResourceLogic):
         return super().diff(id_, olds, news, ctx)
 
     def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
-        # Permissions changed on the host (read back by a refresh) while the program's stayed: an update,
+        # The mode changed on the host (read back by a refresh) while the program's stayed: an update,
         # which says why it will not undo it (drift_refusals).
-        live, declared = olds.get("current_permissions"), news.get("permissions")
-        if _permissions_drifted(olds, news):
-            return [f"permissions.{k}" for k in sorted(declared) if not _permissions_hold({k: declared[k]}, live)]
-        return []
+        return ["permissions.mode"] if _mode_drifted(olds, news) else []
 
     def in_place(self, olds: dict[str, Any], news: dict[str, Any]) -> frozenset[str]:
-        live, declared = olds.get("current_permissions"), news.get("permissions")
-        if _permissions_drifted(olds, news) or (isinstance(live, dict) and isinstance(declared, dict)
-                                                and not contains_unknown(declared)
-                                                and _permissions_hold(declared, live)):
-            return frozenset({"permissions"})  # never a replacement: its data would be lost
+        if _mode_drifted(olds, news):
+            return frozenset({"permissions.mode"})  # refused by update, never undone by a replacement
+        declared, live = news.get("permissions"), olds.get("current_permissions")
+        if _watched(olds) and isinstance(declared, dict) and isinstance(live, dict) \
+                and _same_mode(declared.get("mode"), live.get("mode")):
+            return frozenset({"permissions.mode"})  # declared as the host already has it: no replacement
         return frozenset()
 
     def drift_refusals(self, olds: dict[str, Any], news: dict[str, Any]) -> list[SpecError]:
@@ -234,14 +233,13 @@ class VolumeLogic(ResourceLogic):
                                      f"{new_cap} declared; shrinking would lose the data past the new end: declare "
                                      f"capacity {int(old_cap)} or more (grown outside Pulumi? `pulumi refresh` shows it), "
                                      "or set allow_shrink=true to shrink anyway"))
-        if _permissions_drifted(olds, news):
-            live, declared = olds["current_permissions"], news["permissions"]
-            wanted = ", ".join(f"{k} {v}" for k, v in sorted(declared.items()))
-            found = ", ".join(f"{k} {live.get(k)}" for k in sorted(declared))
-            refused.append(SpecError("permissions", f"volume {name} has {found} on the host, the program says "
-                                     f"{wanted} (changed outside Pulumi); libvirt cannot change a volume's permissions "
-                                     "in place and replacing it would delete its data: set them back on the host "
-                                     f"(chmod/chown {olds.get('path') or name}), or declare the permissions it has"))
+        if _mode_drifted(olds, news):
+            live, declared = olds["current_permissions"].get("mode"), news["permissions"]["mode"]
+            refused.append(SpecError("permissions", f"volume {name} has mode {live} on the host, the program says "
+                                     f"mode {declared} (changed outside Pulumi); libvirt cannot change a volume's "
+                                     "permissions in place and replacing it would delete its data: set the mode back "
+                                     f"on the host (chmod {declared} {olds.get('path') or name}), or declare mode "
+                                     f"{live}"))
         return refused
 
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
@@ -341,26 +339,26 @@ class VolumeLogic(ResourceLogic):
                                                           pool_type=props.get("pool_type")))
 
 
-def _permissions_drifted(olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    """The program's permissions are unchanged, and the volume on the host no longer has them."""
-    live, declared = olds.get("current_permissions"), news.get("permissions")
-    return (isinstance(live, dict) and isinstance(declared, dict) and not contains_unknown(declared)
-            and declared == olds.get("permissions") and not _permissions_hold(declared, live))
+def _watched(olds: dict[str, Any]) -> bool:
+    """Whether a drift of the volume's mode is watched: a file volume the stack made. (Device nodes take
+    their permissions from udev; an adopted volume was never given the declared ones. Owner, group
+    and label are not watched: libvirt gives a disk to the qemu user while a domain runs it, and
+    never applies a label.)"""
+    return olds.get("type") == "file" and not olds.get("adopted")
 
 
-def _permissions_hold(declared: dict[str, Any], live: dict[str, Any]) -> bool:
-    """Whether the volume on the host has every permission the program declares."""
-    for key, want in declared.items():
-        have = live.get(key)
-        if key == "mode" and isinstance(want, str) and isinstance(have, str):
-            if int(want, 8) != int(have, 8):
-                return False
-        elif key in ("owner", "group") and isinstance(have, int) and isinstance(want, (int, float)):
-            if int(want) != have:
-                return False
-        elif want != have:
-            return False
-    return True
+def _same_mode(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and int(a, 8) == int(b, 8)
+
+
+def _mode_drifted(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """The program's mode is unchanged, and the file on the host no longer has it."""
+    declared, live, old = news.get("permissions"), olds.get("current_permissions"), olds.get("permissions")
+    if not (_watched(olds) and isinstance(declared, dict) and isinstance(live, dict) and isinstance(old, dict)):
+        return False
+    mode = declared.get("mode")
+    return isinstance(mode, str) and not is_unknown(mode) and _same_mode(mode, old.get("mode")) \
+        and isinstance(live.get("mode"), str) and not _same_mode(mode, live.get("mode"))
 
 
 def _access(pool: Any) -> Any:
