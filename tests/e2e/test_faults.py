@@ -60,6 +60,19 @@ def state_volumes(p) -> dict[str, int]:
             if r["type"].endswith(":StorageVolume") and r.get("outputs")}
 
 
+def converged_whole(p, conn, name: str, n: int, pool_dir: pathlib.Path, image: pathlib.Path) -> dict[str, int]:
+    """After the rerun: refresh and a no-change preview pass, state and host hold the same volumes,
+    all `n` of them, each holding the whole image. The volumes on the host, by name."""
+    p.refresh()
+    p.preview("--expect-no-changes")
+    on_host, in_state = host_volumes(conn, name), state_volumes(p)
+    assert on_host == in_state, "state and host agree: no stranded and no phantom volume"
+    assert len(on_host) == n and set(on_host.values()) == {8 * MiB}, "every volume exists in full"
+    assert all((pool_dir / f"v{i}.img").read_bytes() == image.read_bytes() for i in range(n)), \
+        "every volume holds the whole image"
+    return on_host
+
+
 @pytest.mark.parametrize("down_s, reconnect_s", [(2, "30"), (6, "1")], ids=["back-within-the-window",
                                                                           "back-after-the-run-failed"])
 def test_libvirtd_killed_mid_up_then_restarted_converges_with_nothing_stranded(
@@ -94,13 +107,7 @@ def test_libvirtd_killed_mid_up_then_restarted_converges_with_nothing_stranded(
                         f"{sorted(x.name for x in intents_dir.glob('*'))}\n")
         raise AssertionError(f"the rerun failed: see {dump}")
     converged = time.monotonic() - second_started
-    p.refresh()
-    p.preview("--expect-no-changes")
-    on_host, in_state = host_volumes(conn, name), state_volumes(p)
-    assert on_host == in_state, "state and host must agree: no stranded and no phantom volume"
-    assert len(on_host) == n and set(on_host.values()) == {8 * MiB}, "every volume exists in full"
-    assert all((pool_dir / f"v{i}.img").read_bytes() == image.read_bytes() for i in range(n)), \
-        "every volume holds the whole image"
+    on_host = converged_whole(p, conn, name, n, pool_dir, image)
     outcome = "succeeded" if first.returncode == 0 else "failed"
     print(f"\nlibvirtd SIGKILLed at volume ~12 of {n}, back {down_s} s later: the interrupted `pulumi up` "
           f"{outcome} after {first_done - started:.1f} s ({first_done - timeline['killed']:.1f} s after the kill); "
@@ -293,7 +300,7 @@ def test_remote_host_gone_mid_up_then_back_converges(down_s: float, reconnect_s:
     first_done = time.monotonic()
     cutter.join()
     output = first.stdout + first.stderr
-    assert timeline["cut"] < first_done, "the host went away while the run was going"
+    assert timeline["cut"] < first_done, f"the host went away while the run was going; the run:\n{output[-3000:]}"
     if reconnect_s == "3":
         assert first.returncode != 0, "the host stayed away longer than the reconnect window: the run fails"
         assert f"the connection to libvirt at {sshd.uri} was lost" in output, output[-3000:]
@@ -305,13 +312,7 @@ def test_remote_host_gone_mid_up_then_back_converges(down_s: float, reconnect_s:
     second_started = time.monotonic()
     p.up()
     converged = time.monotonic() - second_started
-    p.refresh()
-    p.preview("--expect-no-changes")
-    on_host, in_state = host_volumes(conn, name), state_volumes(p)
-    assert on_host == in_state, "state and host agree: no stranded and no phantom volume"
-    assert len(on_host) == n and set(on_host.values()) == {8 * MiB}, "every volume exists in full"
-    assert all((pool_dir / f"v{i}.img").read_bytes() == image.read_bytes() for i in range(n)), \
-        "every volume holds the whole image"
+    on_host = converged_whole(p, conn, name, n, pool_dir, image)
     error_line = next((line.strip() for line in output.splitlines() if "within 3 s" in line), "")
     outcome = "succeeded" if first.returncode == 0 else "failed"
     print(f"\nremote host (qemu+ssh) gone at volume ~8 of {n}, back {down_s} s later, reconnect window "
