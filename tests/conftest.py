@@ -144,7 +144,33 @@ def nothing_left_behind(request: pytest.FixtureRequest):
     yield
     left = {item for item in _leftovers(connection) if made_by_this_test(item)}
     if left:
-        pytest.fail(f"left behind on the host: {sorted(left)}")
+        removed = _remove(connection, left)
+        pytest.fail(f"left behind on the host: {sorted(left)} (now undefined by the guard, so that later tests "
+                    f"do not collide with them: {removed})")
+
+
+def _remove(connection: libvirt.virConnect, items: set[str]) -> str:
+    """Stop and undefine the pools, and undefine the secrets, that a failed test left: pool and secret
+    uuids derive from the project, stack and resource name, which tests share, so one leftover would
+    fail every later test that declares the same resource. The storage itself (under the test's
+    tmp_path, or a test server's) is not deleted here."""
+    done = []
+    for item in sorted(items):
+        kind, name = item.split(":", 1)
+        try:
+            if kind == "pool":
+                pool = connection.storagePoolLookupByName(name)
+                if pool.isActive():
+                    pool.destroy()
+                pool.undefine()
+            else:
+                for secret in connection.listAllSecrets():
+                    if (secret.usageID() or "") == name:
+                        secret.undefine()
+            done.append(f"{item} removed")
+        except libvirt.libvirtError as e:
+            done.append(f"{item}: {e.get_error_message()}")
+    return "; ".join(done)
 
 
 
