@@ -26,8 +26,9 @@ class Project:
 
     def __init__(self, workdir: pathlib.Path, program: str, name: str = "plstest", stack: str = "test",
                  config: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
-                 frontend: str = "dynamic", program_file: pathlib.Path | None = None) -> None:
-        """`program_file`: a whole Pulumi.yaml (a YAML program) instead of a Python `program`."""
+                 frontend: str = "dynamic", program_file: pathlib.Path | None = None, backend_query: str = "") -> None:
+        """`program_file`: a whole Pulumi.yaml (a YAML program) instead of a Python `program`;
+        `backend_query`: options of the file backend, e.g. "?metadata=skip"."""
         self.frontend = frontend
         self.workdir = workdir
         self.state = workdir / "state"
@@ -42,7 +43,7 @@ class Project:
         self.env = {
             **os.environ,
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-            "PULUMI_BACKEND_URL": f"file://{self.state}",
+            "PULUMI_BACKEND_URL": f"file://{self.state}{backend_query}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_HOME": str(workdir / "pulumi-home"),
             "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -190,3 +191,22 @@ def for_frontend(program: str, frontend: str) -> str:
         return program
     assert frontend == "plugin", frontend
     return _PLUGIN_SHIM + program.replace("from pulumi_libvirt_storage import", "from pulumi_libvirt_storage_native import")
+
+
+#: The README's recovery when a killed CLI cut a write of the file backend's metadata sidecar short
+#: ("failed to load checkpoint: EOF"), run as the README writes it, with the backend's directory.
+SIDECAR_RECOVERY = "find {state}/.pulumi -name '*.attrs' -empty -delete"
+
+
+def recover_a_cut_sidecar(p) -> bool:
+    """If the state cannot be read because a kill emptied a `.attrs` sidecar of the file backend
+    (gocloud's fileblob writes the state file atomically but its sidecar in place), apply the
+    README's recovery and say so; the state file itself is whole."""
+    export = p.run("stack", "export", check=False)
+    if export.returncode == 0:
+        return False
+    assert "failed to load checkpoint: EOF" in export.stderr, export.stderr
+    empty = [f for f in p.state.rglob("*.attrs") if f.stat().st_size == 0]
+    assert empty, f"the state cannot be read, and not because of an empty sidecar:\n{export.stderr}"
+    subprocess.run(SIDECAR_RECOVERY.format(state=p.state), shell=True, check=True)
+    return True

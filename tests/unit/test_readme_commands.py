@@ -21,6 +21,8 @@ RUN_BY = {
     "pulumi cancel --yes": "tests/e2e/test_faults.py",
     "pulumi refresh --clear-pending-creates --yes --skip-preview": "tests/e2e/test_faults.py",
     "pulumi up --yes --skip-preview": "tests/e2e/test_faults.py",
+    # a sidecar of the file backend emptied by the kill (SIDECAR_RECOVERY, with --local's directory)
+    "find ~/.pulumi -name '*.attrs' -empty -delete": "tests/support/engine.py",
 }
 
 
@@ -44,6 +46,9 @@ def test_every_readme_command_is_run_somewhere() -> None:
         where = RUN_BY[command]
         if where == ".ci/run":
             assert command in ci, f"{command!r} is said to run in .ci/run but is not there"
+        elif command.startswith("find "):
+            from tests.support.engine import SIDECAR_RECOVERY
+            assert command == SIDECAR_RECOVERY.format(state="~"), f"{command!r} is not what the tests run"
         elif command.startswith("pulumi "):  # run through tests.support.engine.Project: p.run("cancel", "--yes")
             args = ", ".join(f'"{a}"' for a in command.split()[1:])
             test = (ROOT / where).read_text()
