@@ -33,3 +33,55 @@ def test_pool_and_volume_over_qemu_ssh(ssh_uri: str, conn, tmp_path: pathlib.Pat
     finally:
         pools.delete(created.id, created.outs)
     assert connection.OPENED[ssh_uri] - opened_before == 1, "one connection for the URI, shared by every call"
+
+
+def test_qemu_ssh_connects_beside_a_busy_grpc_server(ssh_uri: str) -> None:
+    """The dynamic provider host serves gRPC (with gRPC's fork support on, as Pulumi starts it) while
+    libvirt forks ssh for qemu+ssh://. gRPC's fork handlers run in libvirt's child and break about 1
+    connect in 20 when other threads are in gRPC at that moment (seen in CI as "cannot connect ...:
+    Cannot recv data: E... ev_epoll1_linux.cc"). Here, in one process like that host: a gRPC server
+    kept busy by 4 client threads, and 40 connects over ssh, every one of which must succeed. Without
+    the retry of a fast-failing connect, 40 connects fail at least once about 9 times in 10."""
+    import os
+    import threading
+    from concurrent import futures
+
+    import grpc
+
+    assert os.environ.get("GRPC_ENABLE_FORK_SUPPORT", "").lower() not in ("0", "false", "no"), \
+        "this test reproduces what gRPC's fork support does: run it without GRPC_ENABLE_FORK_SUPPORT=false"
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("plstest.Echo", {"Echo": echo}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    stop = threading.Event()
+    calls = [0]
+
+    def busy() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/plstest.Echo/Echo")
+            while not stop.is_set():
+                call(b"x")
+                calls[0] += 1
+
+    threads = [threading.Thread(target=busy) for _ in range(4)]
+    for t in threads:
+        t.start()
+    retried_before, n, failed = connection.FORK_RETRIES[ssh_uri], 40, []
+    try:
+        for i in range(n):
+            try:
+                connection._open(ssh_uri).close()
+            except connection.LibvirtOpError as e:
+                failed.append(f"connect {i}: {e}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        server.stop(None)
+    retried = connection.FORK_RETRIES[ssh_uri] - retried_before
+    print(f"\n{n} qemu+ssh connects beside a gRPC server serving {calls[0]} calls: {retried} first attempt(s) "
+          f"broken by gRPC's fork handlers and tried again, {len(failed)} failed")
+    assert calls[0] > n, "the gRPC server was busy while libvirt forked"
+    assert not failed, failed

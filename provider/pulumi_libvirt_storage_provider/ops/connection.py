@@ -69,10 +69,43 @@ def _start_event_loop() -> None:
         _EVENT_LOOP.start()
 
 
+#: Transports for which libvirt forks a helper (ssh, or the user's command) in this process.
+_FORKING_TRANSPORTS = ("+ssh", "+ext")
+#: How many times a connect over such a transport is tried when it fails fast (see _open_forking).
+FORK_ATTEMPTS = 3
+#: A failed attempt that took longer than this was a real answer (a timeout), not the fork race.
+FORK_FAST_FAIL_S = 5.0
+#: Connects that failed fast over a forking transport and were tried again, per URI (read by tests).
+FORK_RETRIES: collections.Counter[str] = collections.Counter()
+
+
+def _forks(uri: str) -> bool:
+    return uri.split(":", 1)[0].endswith(_FORKING_TRANSPORTS)
+
+
+def _open_forking(uri: str) -> libvirt.virConnect:
+    """libvirt.open for a transport that forks (qemu+ssh://). In a process that serves gRPC (the
+    dynamic provider host, which Pulumi starts with gRPC's fork support on), gRPC's fork handlers
+    run in libvirt's child between fork and exec and, about 1 connect in 20 when other threads are
+    in gRPC, break the new ssh session ("Cannot recv data: E... ev_epoll1_linux.cc ... epoll_wait
+    error", "Connection reset by peer", "Broken pipe"). The damage stays in that child, so an
+    attempt that failed fast is tried again; a slow failure (a host that does not answer) is not.
+    The provider plugin turns gRPC's fork support off before loading gRPC and never sees this."""
+    for attempt in range(1, FORK_ATTEMPTS + 1):
+        started = time.monotonic()
+        try:
+            return libvirt.open(uri)
+        except libvirt.libvirtError:
+            if attempt == FORK_ATTEMPTS or time.monotonic() - started > FORK_FAST_FAIL_S:
+                raise
+            FORK_RETRIES[uri] += 1
+    raise AssertionError("unreachable")
+
+
 def _open(uri: str) -> libvirt.virConnect:
     _start_event_loop()
     try:
-        conn = libvirt.open(uri or None)
+        conn = _open_forking(uri) if _forks(uri) else libvirt.open(uri or None)
     except libvirt.libvirtError as e:
         raise LibvirtOpError(f"cannot connect to libvirt at {uri or 'the default URI'}: {e.get_error_message()}. "
                              "Check that libvirtd runs there and that the URI (resource uri, stack config "
