@@ -89,6 +89,38 @@ def test_a_pool_replaced_over_the_same_storage_does_not_take_its_volumes(project
     p.destroy()
 
 
+PERMISSIONS = '''
+import pulumi
+from pulumi_libvirt_storage import StoragePool, StorageVolume
+
+cfg = pulumi.Config()
+pool = StoragePool("pool", name=cfg.require("pool"), type="dir", target={"path": cfg.require("path")})
+declared = {k: v for k, v in {"mode": cfg.get("mode"), "owner": cfg.get_int("owner")}.items() if v is not None}
+disk = StorageVolume("disk", pool=pool, name="disk.img", format="raw", capacity="16MiB",
+                     permissions=declared or None)
+pulumi.export("path", disk.path)
+'''
+
+
+def test_permissions_no_longer_declared_change_nothing_and_keep_the_data(project, conn, tmp_path) -> None:
+    """Measured before: dropping a volume's `permissions` (or one of its fields) from the program
+    replaced the volume, deleting its data, for a change that leaves the file as it is. Now each drop
+    previews and runs as an update of the state, and the file keeps its data and its mode."""
+    p = project(PERMISSIONS, config={"pool": unique("perm"), "path": str(tmp_path / "pool"), "mode": "0640",
+                                     "owner": "0"})
+    p.up()
+    path = p.outputs()["path"]
+    write_pattern(path)
+    for dropped in ("owner", "mode"):
+        p.run("config", "rm", dropped)
+        planned, done = with_same(p.preview_steps(), "pool", "disk"), with_same(p.up_steps(), "pool", "disk")
+        assert planned == done == {"pool": "same", "disk": "update"}, (dropped, planned, done)
+        assert has_pattern(path), f"the data survives dropping {dropped}"
+        assert os.stat(path).st_mode & 0o7777 == 0o640, "the file keeps the mode it had"
+    p.preview("--expect-no-changes")
+    p.destroy()
+
+
 def test_a_guest_writing_a_qcow2_header_into_its_raw_disk_changes_nothing(project, conn, tmp_path) -> None:
     """Measured before: libvirt probes a file's format from its content on refresh; a raw disk whose
     guest wrote a qcow2 header read back as qcow2, format differed, and the next up replaced the

@@ -381,3 +381,30 @@ def test_declaring_the_mode_the_host_has_is_no_replacement_but_another_mode_or_o
 def test_what_is_not_watched_is_no_change(live: dict[str, Any], outs: dict[str, Any]):
     result = diff(StorageVolumeProvider(), drifted(live, **outs), {**VOLUME, "permissions": {"mode": "0640"}})
     assert result.changes is False
+
+
+# -- permissions no longer declared: nothing changes on the host ----------------------------------
+
+def test_dropping_the_permissions_block_is_an_update_never_a_replacement():
+    """The file keeps its mode and owner when the program stops declaring them: replacing the volume
+    for that would delete its data for a change that leaves the host as it is."""
+    olds = drifted({"mode": "0640", "owner": 0})
+    gone = diff(StorageVolumeProvider(), olds, dict(VOLUME))
+    assert gone.changes is True and gone.replaces == []
+    olds = {**volume_outputs({**VOLUME, "permissions": {"mode": "0640", "owner": 107}}),
+            "current_permissions": {"mode": "0640", "owner": 107}}
+    fewer = diff(StorageVolumeProvider(), olds, {**VOLUME, "permissions": {"mode": "0640"}})
+    assert fewer.changes is True and fewer.replaces == [], "the owner is no longer declared: an update"
+    changed = diff(StorageVolumeProvider(), olds, {**VOLUME, "permissions": {"mode": "0600"}})
+    assert changed.replaces == ["permissions"], "dropping the owner while changing the mode still replaces"
+
+
+def test_what_the_core_calls_in_place_when_permissions_are_dropped():
+    """The core's in_place (shared by both front ends): the whole block when it is dropped, the mode
+    alone when it is declared as the host has it. (tests/e2e/test_data_safety.py runs the drop
+    through the real engine and checks the data.)"""
+    from pulumi_libvirt_storage_provider.resources.volume import VOLUMES
+    olds = {**volume_outputs({**VOLUME, "permissions": {"mode": "0640"}}),
+            "current_permissions": {"mode": "0640"}}
+    assert "permissions" in VOLUMES.in_place(olds, dict(VOLUME))
+    assert VOLUMES.in_place(olds, {**VOLUME, "permissions": {"mode": "0640"}}) == frozenset({"permissions.mode"})

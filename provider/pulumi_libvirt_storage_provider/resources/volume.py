@@ -214,6 +214,9 @@ class VolumeLogic(ResourceLogic):
     def in_place(self, olds: dict[str, Any], news: dict[str, Any]) -> frozenset[str]:
         if _mode_drifted(olds, news):
             return frozenset({"permissions.mode"})  # refused by update, never undone by a replacement
+        dropped = _undeclared_permissions(olds, news)
+        if dropped:
+            return dropped  # no longer declared: the file keeps what it has, only the state forgets it
         declared, live = news.get("permissions"), olds.get("current_permissions")
         if _watched(olds) and isinstance(declared, dict) and isinstance(live, dict) \
                 and _same_mode(declared.get("mode"), live.get("mode")):
@@ -345,6 +348,22 @@ def _watched(olds: dict[str, Any]) -> bool:
     and label are not watched: libvirt gives a disk to the qemu user while a domain runs it, and
     never applies a label.)"""
     return olds.get("type") == "file" and not olds.get("adopted")
+
+
+def _undeclared_permissions(olds: dict[str, Any], news: dict[str, Any]) -> frozenset[str]:
+    """The permissions the program declared before and no longer declares (the whole block, or some
+    of its fields while the others stay as they were). Undeclaring changes nothing on the host, so it
+    is an update of the state, never a replacement that would delete the volume's data."""
+    old, new = olds.get("permissions"), news.get("permissions")
+    if not isinstance(old, dict) or is_unknown(new):
+        return frozenset()
+    if new is None:
+        return frozenset({"permissions"})
+    if not isinstance(new, dict) or any(is_unknown(v) for v in new.values()):
+        return frozenset()
+    kept_as_they_were = all(new.get(k) == old.get(k) for k in new if new.get(k) is not None)
+    dropped = {f"permissions.{k}" for k, v in old.items() if v is not None and new.get(k) is None}
+    return frozenset(dropped) if dropped and kept_as_they_were else frozenset()
 
 
 def _same_mode(a: Any, b: Any) -> bool:
