@@ -153,7 +153,8 @@ def _remove(connection: libvirt.virConnect, items: set[str]) -> str:
     """Stop and undefine the pools, and undefine the secrets, that a failed test left: pool and secret
     uuids derive from the project, stack and resource name, which tests share, so one leftover would
     fail every later test that declares the same resource. The storage itself (under the test's
-    tmp_path, or a test server's) is not deleted here."""
+    tmp_path, or a test server's) is not deleted here: tests.support.cleanup.remove_pool deletes
+    every volume first, and stops at the first one libvirt cannot delete (a LUN) before undefining."""
     done = []
     for item in sorted(items):
         kind, name = item.split(":", 1)

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from tests.conftest import unique
-from tests.support.engine import recover_a_cut_sidecar
 from tests.support.daemons import libvirtd_running, start_libvirtd
+from tests.support.engine import recover_a_cut_sidecar
 from tests.support.sshd import sshd  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
