@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,65 @@ def lookup(conn: libvirt.virConnect, *, name: str | None = None, uuid: str | Non
         if is_gone(e):
             return None
         raise explain(e, f"looking up pool {uuid or name}") from e
+
+
+# -- what volume calls read of their pool ---------------------------------------------------------
+# A refresh (or an update, or a destroy) of N volumes of one pool looks that pool up and reads its
+# definition N times within a second or two: two of the four round trips of a volume read. Both are
+# kept for POOL_MEMO_S per connection. This process's own changes to a pool forget them at once (see
+# _changing); a change made elsewhere is seen at most POOL_MEMO_S later. A kept pool is only a handle:
+# libvirt checks its uuid on every call, so a call on a pool stopped, undefined or redefined meanwhile
+# fails, and the caller looks it up again (handle(..., fresh=True)).
+POOL_MEMO_S = 1.0
+_memo_lock = threading.Lock()
+_handles: dict[tuple[int, str], tuple[float, libvirt.virConnect, libvirt.virStoragePool]] = {}
+_definitions: dict[tuple[int, str], tuple[float, libvirt.virConnect, str]] = {}
+
+
+def handle(conn: libvirt.virConnect, name: str, *, fresh: bool = False) -> tuple[libvirt.virStoragePool, bool]:
+    """The pool named `name` (libvirt's error when there is none) and whether it was kept from an
+    earlier call rather than looked up now."""
+    key, now = (id(conn), name), time.monotonic()
+    with _memo_lock:
+        kept = None if fresh else _handles.get(key)
+    if kept is not None and kept[1] is conn and now - kept[0] < POOL_MEMO_S:
+        return kept[2], True
+    pool = conn.storagePoolLookupByName(name)
+    with _memo_lock:
+        _handles[key] = (now, conn, pool)
+    return pool, False
+
+
+def definition(pool: libvirt.virStoragePool) -> str:
+    """The pool's live definition (XMLDesc(0)), read at most POOL_MEMO_S ago."""
+    conn = pool.connect()
+    key, now = (id(conn), pool.UUIDString()), time.monotonic()
+    with _memo_lock:
+        kept = _definitions.get(key)
+    if kept is not None and kept[1] is conn and now - kept[0] < POOL_MEMO_S:
+        return kept[2]
+    xml: str = pool.XMLDesc(0)
+    with _memo_lock:
+        _definitions[key] = (now, conn, xml)
+    return xml
+
+
+def forget() -> None:
+    """Drop every kept pool and definition (a pool of this process changed, or a connection was lost)."""
+    with _memo_lock:
+        _handles.clear()
+        _definitions.clear()
+
+
+@contextlib.contextmanager
+def _changing() -> Any:
+    """Around a change of a pool: what volume calls kept of pools is forgotten before and after
+    (a volume call running meanwhile may have kept the pool as it was)."""
+    forget()
+    try:
+        yield
+    finally:
+        forget()
 
 
 def state(pool: libvirt.virStoragePool) -> PoolState:
@@ -106,6 +166,7 @@ def _async_jobs_running(e: libvirt.libvirtError) -> bool:
             and "asynchronous jobs running" in (e.get_error_message() or ""))
 
 
+@_changing()
 def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
     """Define, build, start and autostart. If a step fails, the steps done are undone and the
     error says which step failed; nothing stays defined."""
@@ -166,6 +227,7 @@ def _other_format(message: str) -> str | None:
     return "another file system or label"
 
 
+@_changing()
 def redefine(conn: libvirt.virConnect, pool: libvirt.virStoragePool, spec: dict[str, Any], *, restart: bool,
              rebuild: bool) -> None:
     """Apply a changed definition to an existing pool (same uuid). An active pool is restarted
@@ -203,6 +265,7 @@ def _is_active(pool: libvirt.virStoragePool) -> bool:
         return False
 
 
+@_changing()
 def undefine_leftover(pool: libvirt.virStoragePool) -> None:
     """Remove a pool that an interrupted create left defined (possibly built and started): stop and
     undefine it. Its storage, whatever was built, is kept; the create that follows builds with the
@@ -217,6 +280,7 @@ def undefine_leftover(pool: libvirt.virStoragePool) -> None:
             raise explain(e, f"removing pool {pool.name()}, left by an interrupted create") from e
 
 
+@_changing()
 def set_active(pool: libvirt.virStoragePool, active: bool) -> None:
     try:
         if active and not pool.isActive():
@@ -267,6 +331,7 @@ def _refuse_unless_empty(pool: libvirt.virStoragePool, name: str) -> None:
         "keep its data.")
 
 
+@_changing()
 def delete(conn: libvirt.virConnect, uuid: str, *, delete_storage: bool) -> None:
     """Stop, delete the storage when asked, undefine. Without delete_storage the data stays on
     the host, whatever the pool holds."""

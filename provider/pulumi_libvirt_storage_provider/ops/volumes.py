@@ -21,6 +21,7 @@ from ..spec.volume import declared_format
 from ..xml.disk import disk_source, disk_xml
 from ..xml.pool import parse_pool
 from ..xml.volume import parse_volume, volume_xml
+from . import pools
 from .errors import GONE_CODES, LibvirtOpError, explain, is_gone, undo_quietly
 from .pools import refresh as refresh_pool
 
@@ -52,17 +53,29 @@ class VolumeState:
 
 
 def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
+    pool, kept = _named_pool(conn, name)
+    if kept:
+        try:
+            if pool.isActive():
+                return pool
+        except libvirt.libvirtError:
+            pass
+        pool, _ = _named_pool(conn, name, fresh=True)  # stopped or redefined since it was kept
+    if not pool.isActive():
+        raise LibvirtOpError(f"pool {name!r} is not active; start it (StoragePool start=true) before using "
+                             "its volumes")
+    return pool
+
+
+def _named_pool(conn: libvirt.virConnect, name: str, *, fresh: bool = False
+                ) -> tuple[libvirt.virStoragePool, bool]:
     try:
-        pool = conn.storagePoolLookupByName(name)
+        return pools.handle(conn, name, fresh=fresh)
     except libvirt.libvirtError as e:
         if is_gone(e):
             raise LibvirtOpError(f"pool {name!r} does not exist on this host; create it first (a StoragePool "
                                  "resource's name output makes the volume wait for it)", e) from e
         raise explain(e, f"looking up pool {name}") from e
-    if not pool.isActive():
-        raise LibvirtOpError(f"pool {name!r} is not active; start it (StoragePool start=true) before using "
-                             "its volumes")
-    return pool
 
 
 @functools.lru_cache(maxsize=64)
@@ -71,9 +84,10 @@ def _parsed_pool(xml: str) -> dict[str, Any]:
 
 
 def pool_spec_of(pool: libvirt.virStoragePool) -> dict[str, Any]:
-    """parse_pool() of the pool's live definition, read now. A refresh reads the same definition
-    once per volume: it is parsed once (a pure function of the XML text; the caller gets a copy)."""
-    return copy.deepcopy(_parsed_pool(pool.XMLDesc(0)))
+    """parse_pool() of the pool's live definition, read at most pools.POOL_MEMO_S ago (a refresh of
+    N volumes of one pool reads it once, not N times) and parsed once per text (a pure function of
+    the XML; the caller gets a copy)."""
+    return copy.deepcopy(_parsed_pool(pools.definition(pool)))
 
 
 def state_of(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol, pool_spec: dict[str, Any] | None = None,
@@ -152,7 +166,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
     """Create the volume; on any later failure it is deleted again. `pool`: the active pool
     spec["pool"], when the caller has looked it up already."""
     pool = pool or active_pool(conn, spec["pool"])
-    pool_spec = parse_pool(pool.XMLDesc(0))
+    pool_spec = pool_spec_of(pool)
     pool_type = pool_spec["type"]
     t = info(pool_type)
     if not t.volume_formats:
@@ -388,13 +402,19 @@ def by_key(conn: libvirt.virConnect, key: str, pool_name: str | None = None, nam
     every pool of the host and waits for each one's lock, so one busy pool (an rbd pool on a slow
     cluster) would stall every volume read."""
     if pool_name and name:
-        try:
-            pool = conn.storagePoolLookupByName(pool_name)
-            vol = pool.storageVolLookupByName(name)
-            if vol.key() == key:
-                return pool, vol
-        except libvirt.libvirtError:
-            pass  # not there, or its pool is stopped: ask libvirt by key
+        fresh = kept = False
+        while True:
+            try:
+                pool, kept = pools.handle(conn, pool_name, fresh=fresh)
+                vol = pool.storageVolLookupByName(name)
+                if vol.key() == key:
+                    return pool, vol
+            except libvirt.libvirtError:
+                if kept and not fresh:
+                    fresh = True  # the pool kept from an earlier call may be stopped or redefined since
+                    continue
+                # not there, or its pool is stopped: ask libvirt by key
+            break
     try:
         vol = conn.storageVolLookupByKey(key)
         return vol.storagePoolLookupByVolume(), vol

@@ -208,7 +208,7 @@ class ResourceLogic:
         return {}
 
     def public(self, spec: dict[str, Any]) -> dict[str, Any]:
-        secret = {f.name for f in self.schema.inputs if f.policy & Policy.SECRET}
+        secret = self.schema.secret_inputs
         return {k: v for k, v in spec.items() if k not in secret}
 
     def preview_create(self, inputs: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -264,9 +264,8 @@ class ResourceLogic:
         """Outputs = the canonical inputs + what libvirt reports. Every declared key is present (None
         when unset): an output missing from the state is unknown in the next preview. `uri` is the
         URI the object was reached through, with the defaults filled in."""
-        secret = {f.name for f in self.schema.inputs if f.policy & Policy.SECRET}
-        out: dict[str, Any] = {f.name: None for f in self.schema.inputs + self.schema.outputs
-                               if not f.policy & Policy.SECRET}
+        secret = self.schema.secret_inputs
+        out: dict[str, Any] = dict(self.schema.unset_outputs)
         out.update({k: v for k, v in spec.items() if k not in secret})
         out.update(computed)
         out["uri"] = connection.effective_uri(self.uri_of(spec, ctx))

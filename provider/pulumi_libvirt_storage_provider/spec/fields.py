@@ -9,6 +9,7 @@ that is stored and diffed.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -234,3 +235,13 @@ class ResourceSchema:
         table = flatten_policy(self.name, self.inputs)
         table.update(flatten_policy(self.name, self.outputs))
         object.__setattr__(self, "policy", table)
+
+    @functools.cached_property
+    def secret_inputs(self) -> frozenset[str]:
+        """The inputs never written to the outputs (a Ceph key)."""
+        return frozenset(f.name for f in self.inputs if f.policy & Policy.SECRET)
+
+    @functools.cached_property
+    def unset_outputs(self) -> dict[str, None]:
+        """Every output key but the secret inputs, None: the base of a resource's outputs (copy it)."""
+        return {f.name: None for f in self.inputs + self.outputs if f.name not in self.secret_inputs}
