@@ -33,12 +33,12 @@ from ..ops.errors import LibvirtOpError
 from ..package_schema import PACKAGE, package_schema_json
 from ..resources import LOGIC, Change, Context, ResourceLogic
 from ..resources.base import NAME_PREFIX_KEY, SEED_KEY
-from ..spec.fields import Failures, Policy, is_unknown
+from ..spec.fields import Failures, Policy, contains_unknown, is_unknown
 from ..spec.names import camel, from_wire, path_to_wire, to_wire
 from ..spec.units import SpecError
 from .wire import decode, encode
 
-CHECKED_BY_KEY = "__checked_by"  # which provider process checked these inputs (see _is_probe)
+CHECKED_BY_KEY = "__checked_by"  # which provider process checked these inputs with unknowns (see _is_probe)
 
 
 def _errors_without_traceback(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,7 +136,14 @@ class LibvirtStorageProvider(provider_pb2_grpc.ResourceProviderServicer):
             return provider_pb2.CheckResponse(inputs=request.news, failures=[
                 provider_pb2.CheckFailure(property=path_to_wire(logic.schema, f.prop), reason=f.reason)
                 for f in checked.failures])
-        inputs = {**checked.inputs, CHECKED_BY_KEY: self.token}
+        inputs = dict(checked.inputs)
+        if contains_unknown(inputs):
+            # Marked as this process's, so that Diff tells them from a probe (see _is_probe). Inputs
+            # without unknowns (every input the state stores) are left unmarked: the same program
+            # then checks to the same inputs in every run, and the engine writes no checkpoint for
+            # a resource that did not change (a changing mark made it rewrite the whole state once
+            # per resource in every preview, refresh and up: O(N^2)).
+            inputs[CHECKED_BY_KEY] = self.token
         return provider_pb2.CheckResponse(inputs=self._out(logic, inputs, secret))
 
     @_errors_without_traceback
@@ -209,10 +216,11 @@ def _is_probe(news: dict[str, Any], old_inputs: dict[str, Any]) -> bool:
     """Whether this Diff is the engine's dependent-replacement probe: before replacing a resource
     with delete-before-replace, the engine asks each resource that depends on it whether it must be
     replaced too, sending its *stored* inputs with every input that depends on the replaced resource
-    set to unknown. A normal Diff sends the inputs this process's Check just returned. The inputs
-    carry the token of the process that checked them: the stored one in a probe, this process's in
-    a normal Diff. In a probe an unknown means "not known until the dependency is recreated", and
-    the resource is diffed again once it is: it is no reason to replace it now."""
-    token = news.get(CHECKED_BY_KEY)
-    return isinstance(token, str) and token == old_inputs.get(CHECKED_BY_KEY) and \
-        any(is_unknown(v) for v in news.values())
+    set to unknown. A normal Diff sends the inputs this process's Check just returned. Check marks
+    the inputs it returns with unknowns in them with this process's token; the stored inputs hold
+    no unknowns, so they carry no mark (or, stored by an older version, the mark of the process
+    that checked them). A probe therefore sends the stored mark (or none), the same as old_inputs;
+    a normal Diff with unknowns this process's mark, which no stored inputs carry. In a probe an
+    unknown means "not known until the dependency is recreated", and the resource is diffed again
+    once it is: it is no reason to replace it now."""
+    return news.get(CHECKED_BY_KEY) == old_inputs.get(CHECKED_BY_KEY) and any(is_unknown(v) for v in news.values())
