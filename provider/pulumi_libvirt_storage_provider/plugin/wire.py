@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 
 from ..spec.fields import Unknown, is_unknown
@@ -34,9 +34,30 @@ def decode(struct: struct_pb2.Struct | None) -> tuple[dict[str, Any], set[str]]:
     """(plain properties, the top-level keys that were secret). Unknowns become spec Unknowns."""
     if struct is None:
         return {}, set()
-    raw = json_format.MessageToDict(struct)
+    raw = _struct(struct)
     secret = {k for k, v in raw.items() if _contains_secret(v)}
     return {k: _plain(v) for k, v in raw.items()}, secret
+
+
+def _struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """json_format.MessageToDict of a Struct, without its generic reflection (every call on the
+    plugin decodes two or three property bags)."""
+    return {k: _value(v) for k, v in struct.fields.items()}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return _struct(value.struct_value)
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    return None  # null_value (or no kind at all)
 
 
 def _contains_secret(value: Any) -> bool:

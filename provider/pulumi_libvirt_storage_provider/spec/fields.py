@@ -237,6 +237,11 @@ class ResourceSchema:
         object.__setattr__(self, "policy", table)
 
     @functools.cached_property
+    def fields(self) -> tuple[Field, ...]:
+        """Inputs, then computed outputs."""
+        return self.inputs + self.outputs
+
+    @functools.cached_property
     def secret_inputs(self) -> frozenset[str]:
         """The inputs never written to the outputs (a Ceph key)."""
         return frozenset(f.name for f in self.inputs if f.policy & Policy.SECRET)

@@ -8,18 +8,32 @@ they are.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .fields import Field, Kind, ResourceSchema
 
 
+@functools.lru_cache(maxsize=1024)
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+# The schema's field tuples are fixed: each one's lookup table is built once (every call on the plugin
+# converts every property both ways).
+_TABLES: dict[tuple[int, bool], tuple[tuple[Field, ...], dict[str, Field]]] = {}
+
+
 def _fields_by(fields: tuple[Field, ...], wire: bool) -> dict[str, Field]:
-    return {camel(f.name) if wire else f.name: f for f in fields}
+    kept = _TABLES.get((id(fields), wire))
+    if kept is not None and kept[0] is fields:
+        return kept[1]
+    table = {camel(f.name) if wire else f.name: f for f in fields}
+    if len(_TABLES) > 4096:  # (only ever the schema's own tuples, a few dozen; a bound all the same)
+        _TABLES.clear()
+    _TABLES[(id(fields), wire)] = (fields, table)
+    return table
 
 
 def _convert(fields: tuple[Field, ...], value: Any, to_wire: bool) -> Any:
@@ -44,18 +58,18 @@ def _convert(fields: tuple[Field, ...], value: Any, to_wire: bool) -> Any:
 
 def to_wire(schema: ResourceSchema, props: dict[str, Any]) -> dict[str, Any]:
     """snake_case (specs) -> camelCase (package schema), inputs and outputs alike."""
-    return _convert(schema.inputs + schema.outputs, props, to_wire=True)
+    return _convert(schema.fields, props, to_wire=True)
 
 
 def from_wire(schema: ResourceSchema, props: dict[str, Any]) -> dict[str, Any]:
     """camelCase (package schema) -> snake_case (specs)."""
-    return _convert(schema.inputs + schema.outputs, props, to_wire=False)
+    return _convert(schema.fields, props, to_wire=False)
 
 
 def path_to_wire(schema: ResourceSchema, path: str) -> str:
     """"source.initiator_iqn" -> "source.initiatorIqn"; list indexes kept ("source.hosts[0].port")."""
     parts = []
-    fields = schema.inputs + schema.outputs
+    fields = schema.fields
     for part in path.split("."):
         name, bracket, index = part.partition("[")
         f = _fields_by(fields, wire=False).get(name)
