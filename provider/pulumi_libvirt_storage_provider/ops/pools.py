@@ -6,13 +6,15 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import libvirt
 
 from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, default_target_path
 from ..xml.pool import parse_pool, pool_xml
 from .errors import GONE_CODES, LibvirtOpError, explain, is_gone, undo_quietly
+
+T = TypeVar("T")
 
 BUILD_FLAGS = {
     "normal": 0,
@@ -57,46 +59,56 @@ def lookup(conn: libvirt.virConnect, *, name: str | None = None, uuid: str | Non
 # -- what volume calls read of their pool ---------------------------------------------------------
 # A refresh (or an update, or a destroy) of N volumes of one pool looks that pool up and reads its
 # definition N times within a second or two: two of the four round trips of a volume read. Both are
-# kept for POOL_MEMO_S per connection. This process's own changes to a pool forget them at once (see
-# _changing); a change made elsewhere is seen at most POOL_MEMO_S later. A kept pool is only a handle:
-# libvirt checks its uuid on every call, so a call on a pool stopped, undefined or redefined meanwhile
-# fails, and the caller looks it up again (handle(..., fresh=True)).
+# kept for POOL_MEMO_S per connection (the connection is part of the key: one opened again after a
+# loss finds nothing kept). This process's own changes to a pool forget them at once (see _changing);
+# a change made elsewhere is seen at most POOL_MEMO_S later. A kept pool is only a handle: libvirt
+# checks its uuid on every call, so a call on a pool undefined or redefined meanwhile fails, and
+# `using` looks it up again.
 POOL_MEMO_S = 1.0
 _memo_lock = threading.Lock()
-_handles: dict[tuple[int, str], tuple[float, libvirt.virConnect, libvirt.virStoragePool]] = {}
-_definitions: dict[tuple[int, str], tuple[float, libvirt.virConnect, str]] = {}
+_handles: dict[tuple[int, str], tuple[float, libvirt.virConnect, Any]] = {}
+_definitions: dict[tuple[int, str], tuple[float, libvirt.virConnect, Any]] = {}
 
 
-def handle(conn: libvirt.virConnect, name: str, *, fresh: bool = False) -> tuple[libvirt.virStoragePool, bool]:
-    """The pool named `name` (libvirt's error when there is none) and whether it was kept from an
-    earlier call rather than looked up now."""
-    key, now = (id(conn), name), time.monotonic()
+def _kept(table: dict[tuple[int, str], tuple[float, libvirt.virConnect, Any]], conn: libvirt.virConnect, key: str,
+          read: Callable[[], Any], *, fresh: bool = False) -> tuple[Any, bool]:
+    """(the value kept in `table` for (conn, key) less than POOL_MEMO_S ago, or read() now; whether it
+    was kept)."""
+    now = time.monotonic()
     with _memo_lock:
-        kept = None if fresh else _handles.get(key)
+        kept = None if fresh else table.get((id(conn), key))
     if kept is not None and kept[1] is conn and now - kept[0] < POOL_MEMO_S:
         return kept[2], True
-    pool = conn.storagePoolLookupByName(name)
+    value = read()
     with _memo_lock:
-        _handles[key] = (now, conn, pool)
-    return pool, False
+        table[(id(conn), key)] = (now, conn, value)
+    return value, False
+
+
+def using(conn: libvirt.virConnect, name: str, fn: Callable[[libvirt.virStoragePool], T]) -> T:
+    """fn(the pool named `name`), with the pool kept from an earlier call when there is one; when fn
+    fails on a kept pool (undefined or redefined since), once more on the pool looked up now.
+    libvirt's error when there is no such pool."""
+    def look_up() -> libvirt.virStoragePool:
+        return conn.storagePoolLookupByName(name)
+
+    pool, kept = _kept(_handles, conn, name, look_up)
+    if kept:
+        try:
+            return fn(pool)
+        except libvirt.libvirtError:
+            pool, _ = _kept(_handles, conn, name, look_up, fresh=True)
+    return fn(pool)
 
 
 def definition(pool: libvirt.virStoragePool) -> str:
     """The pool's live definition (XMLDesc(0)), read at most POOL_MEMO_S ago."""
-    conn = pool.connect()
-    key, now = (id(conn), pool.UUIDString()), time.monotonic()
-    with _memo_lock:
-        kept = _definitions.get(key)
-    if kept is not None and kept[1] is conn and now - kept[0] < POOL_MEMO_S:
-        return kept[2]
-    xml: str = pool.XMLDesc(0)
-    with _memo_lock:
-        _definitions[key] = (now, conn, xml)
-    return xml
+    xml, _ = _kept(_definitions, pool.connect(), pool.UUIDString(), lambda: pool.XMLDesc(0))
+    return str(xml)
 
 
 def forget() -> None:
-    """Drop every kept pool and definition (a pool of this process changed, or a connection was lost)."""
+    """Drop every kept pool and definition (a pool of this process changes)."""
     with _memo_lock:
         _handles.clear()
         _definitions.clear()

@@ -53,29 +53,17 @@ class VolumeState:
 
 
 def active_pool(conn: libvirt.virConnect, name: str) -> libvirt.virStoragePool:
-    pool, kept = _named_pool(conn, name)
-    if kept:
-        try:
-            if pool.isActive():
-                return pool
-        except libvirt.libvirtError:
-            pass
-        pool, _ = _named_pool(conn, name, fresh=True)  # stopped or redefined since it was kept
-    if not pool.isActive():
-        raise LibvirtOpError(f"pool {name!r} is not active; start it (StoragePool start=true) before using "
-                             "its volumes")
-    return pool
-
-
-def _named_pool(conn: libvirt.virConnect, name: str, *, fresh: bool = False
-                ) -> tuple[libvirt.virStoragePool, bool]:
     try:
-        return pools.handle(conn, name, fresh=fresh)
+        pool, active = pools.using(conn, name, lambda p: (p, p.isActive()))
     except libvirt.libvirtError as e:
         if is_gone(e):
             raise LibvirtOpError(f"pool {name!r} does not exist on this host; create it first (a StoragePool "
                                  "resource's name output makes the volume wait for it)", e) from e
         raise explain(e, f"looking up pool {name}") from e
+    if not active:
+        raise LibvirtOpError(f"pool {name!r} is not active; start it (StoragePool start=true) before using "
+                             "its volumes")
+    return pool
 
 
 @functools.lru_cache(maxsize=64)
@@ -402,19 +390,12 @@ def by_key(conn: libvirt.virConnect, key: str, pool_name: str | None = None, nam
     every pool of the host and waits for each one's lock, so one busy pool (an rbd pool on a slow
     cluster) would stall every volume read."""
     if pool_name and name:
-        fresh = kept = False
-        while True:
-            try:
-                pool, kept = pools.handle(conn, pool_name, fresh=fresh)
-                vol = pool.storageVolLookupByName(name)
-                if vol.key() == key:
-                    return pool, vol
-            except libvirt.libvirtError:
-                if kept and not fresh:
-                    fresh = True  # the pool kept from an earlier call may be stopped or redefined since
-                    continue
-                # not there, or its pool is stopped: ask libvirt by key
-            break
+        try:
+            pool, vol = pools.using(conn, pool_name, lambda p: (p, p.storageVolLookupByName(name)))
+            if vol.key() == key:
+                return pool, vol
+        except libvirt.libvirtError:
+            pass  # not there, or its pool is stopped: ask libvirt by key
     try:
         vol = conn.storageVolLookupByKey(key)
         return vol.storagePoolLookupByVolume(), vol

@@ -33,7 +33,7 @@ from ..ops.errors import LibvirtOpError
 from ..package_schema import PACKAGE, package_schema_json
 from ..resources import LOGIC, Change, Context, ResourceLogic
 from ..resources.base import NAME_PREFIX_KEY, SEED_KEY
-from ..spec.fields import Failures, Policy, contains_unknown, is_unknown
+from ..spec.fields import Failures, contains_unknown, is_unknown
 from ..spec.names import camel, from_wire, path_to_wire, to_wire
 from ..spec.units import SpecError
 from .wire import decode, encode
@@ -80,7 +80,7 @@ class LibvirtStorageProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     @staticmethod
     def _secret_keys(logic: ResourceLogic, given: set[str]) -> set[str]:
-        return given | _secret_wire_names(logic.schema)
+        return given | {camel(n) for n in logic.schema.secret_fields}
 
     def _out(self, logic: ResourceLogic, props: dict[str, Any], secret: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
         return encode(to_wire(logic.schema, props), self._secret_keys(logic, set(secret)))
@@ -210,18 +210,6 @@ class LibvirtStorageProvider(provider_pb2_grpc.ResourceProviderServicer):
         props, _ = decode(request.properties)
         logic.delete(request.id, from_wire(logic.schema, props), self.context)
         return empty_pb2.Empty()
-
-
-_SECRET_WIRE_NAMES: dict[str, frozenset[str]] = {}
-
-
-def _secret_wire_names(schema: Any) -> frozenset[str]:
-    """The schema's secret properties as the wire spells them (once per resource type)."""
-    names = _SECRET_WIRE_NAMES.get(schema.name)
-    if names is None:
-        names = _SECRET_WIRE_NAMES[schema.name] = frozenset(
-            camel(f.name) for f in schema.fields if f.policy & Policy.SECRET)
-    return names
 
 
 def _is_probe(news: dict[str, Any], old_inputs: dict[str, Any]) -> bool:

@@ -247,6 +247,11 @@ class ResourceSchema:
         return frozenset(f.name for f in self.inputs if f.policy & Policy.SECRET)
 
     @functools.cached_property
+    def secret_fields(self) -> frozenset[str]:
+        """Every property, input or output, that travels as a secret."""
+        return frozenset(f.name for f in self.fields if f.policy & Policy.SECRET)
+
+    @functools.cached_property
     def unset_outputs(self) -> dict[str, None]:
         """Every output key but the secret inputs, None: the base of a resource's outputs (copy it)."""
-        return {f.name: None for f in self.inputs + self.outputs if f.name not in self.secret_inputs}
+        return {f.name: None for f in self.fields if f.name not in self.secret_inputs}
