@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec.pool import POOL_SCHEMA
+from .spec.pool import POOL_SCHEMA, redact_pool_spec, secret_option_failures
 from .spec.fields import Failures
 from .spec.units import SpecError
 from .spec.pooltypes import VolumeKind, info
@@ -29,8 +29,10 @@ _POOL_INPUTS = {f.name for f in POOL_SCHEMA.inputs}
 
 
 def pool_args(xml: str, *, active: bool | None = None, autostart: bool | None = None) -> dict[str, Any]:
-    """StoragePool arguments from a pool definition."""
-    parsed = parse_pool(xml)
+    """StoragePool arguments from a pool definition. A password or key in its options is redacted
+    (spec.pool.REDACTED): the arguments are printed and stored, and check refuses them with the way
+    out (a credentials file, a CephSecret) rather than carry the secret on."""
+    parsed = redact_pool_spec(parse_pool(xml))
     args = {k: v for k, v in parsed.items() if k in _POOL_INPUTS}
     if active is not None:
         args["start"] = active
@@ -216,6 +218,11 @@ def program(inventory: HostInventory, uri: str | None = None) -> str:
     for p in inventory.pools:
         var = _identifier("pool_" + p["name"], taken)
         pool_vars[p["name"]] = var
+        refused = secret_option_failures(p)
+        if refused:
+            lines += ["# The host's definition of this pool holds secret material (shown redacted); check refuses it",
+                      "# until it moves out of the definition (virsh pool-edit), then import again:"]
+            lines += [f"# {failure}" for failure in refused]
         call = [f"{var} = StoragePool(", f"    {var!r},"]
         for key, value in p.items():
             if key == "source" and (value.get("auth") or {}).get("secret_uuid") in secret_vars:

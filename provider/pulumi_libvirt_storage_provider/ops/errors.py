@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Callable
 
 import libvirt
+
+from ..spec.pool import redact_mount_option, redact_secret_options_in
 
 GONE_CODES = frozenset({libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_SECRET})
 
@@ -22,13 +26,40 @@ class LibvirtOpError(Exception):
     """A libvirt call failed. `code` is libvirt's error code (None when not from libvirt)."""
 
     def __init__(self, message: str, cause: libvirt.libvirtError | None = None) -> None:
-        super().__init__(message)
+        # Every message is redacted, whoever built it: libvirt's text quotes mount command lines, and
+        # messages built from a host's definition (adopt's comparison) quote its options.
+        super().__init__(redact(message))
         self.code = cause.get_error_code() if cause is not None else None
 
 
 class ConnectionLost(LibvirtOpError):
     """The connection died during an operation and the host did not answer again in time: what the
     operation did before is unknown."""
+
+
+#: How libvirt reports a command that failed (virCommandWait): the whole command line, each word quoted
+#: shell-style where it needs it. A netfs pool's start fails so with `mount -o <its mount options>`.
+_FAILED_COMMAND = re.compile(r"(?P<lead>Child process \()(?P<command>.*?)(?P<tail>\) unexpected )", re.DOTALL)
+
+
+def redact(message: str) -> str:
+    """`message` with the secret material of pool options replaced (see spec.pool.REDACTED): in a command
+    line libvirt quotes, by its shell words (which may hold quotes and blanks); elsewhere as options
+    written in text."""
+    def command(m: re.Match[str]) -> str:
+        return m["lead"] + _redact_command(m["command"]) + m["tail"]
+
+    return redact_secret_options_in(_FAILED_COMMAND.sub(command, message))
+
+
+def _redact_command(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:  # (not libvirt's quoting after all: the text rule applies)
+        return command
+    # Options are separated by single commas; mount.cifs and the kernel read ",," as a comma inside a value.
+    redacted = [",".join(redact_mount_option(o) for o in re.split(r"(?<!,),(?!,)", word)) for word in words]
+    return command if redacted == words else shlex.join(redacted)
 
 
 def is_gone(e: libvirt.libvirtError) -> bool:

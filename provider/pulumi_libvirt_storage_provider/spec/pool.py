@@ -320,6 +320,7 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
         for key in ("rbd_config_options", "rbd_refresh_volume_allocation"):
             if present(spec.get(key)):
                 failures.append(SpecError(key, "applies to rbd pools only"))
+    failures += secret_option_failures(spec)  # whatever the type: a secret there is exposed all the same
 
     build = spec.get("build")
     if build is None:
@@ -338,3 +339,104 @@ def check_pool(raw: dict[str, Any]) -> dict[str, Any]:
     if failures:
         raise Failures(failures)
     return spec
+
+
+# -- secret material in mount and rbd options ---------------------------------------------------------
+# A pool definition is no place for a secret. libvirt passes mount options to `mount -o` (every local
+# user sees the command line in `ps`), quotes that command line in its errors and debug log, and shows
+# the definition to anyone on its read-only socket; Pulumi stores a pool's inputs and its `xml` output
+# in plain text. check refuses secret material there, with the way out; what a host already holds
+# (a pool defined by hand) is redacted wherever this provider repeats it.
+
+REDACTED = "(redacted)"
+
+_CREDENTIALS_FILE = ("Put the user name and password in a credentials file readable by root only (lines "
+                     "username=... and password=..., chmod 0600) and give credentials=/etc/libvirt/NAME.cred "
+                     "instead.")
+_CEPH_SECRET = ("Give the key to libvirt as a secret instead: a CephSecret with value=the key, and "
+                "source.auth={type: ceph, username: ..., secret_uuid: <the CephSecret's uuid>}; or name a file "
+                "libvirtd can read with the keyring or keyfile option.")
+
+
+def mount_option_secret(option: str) -> str | None:
+    """What secret a mount option carries, or None. mount.cifs and the kernel's cifs client read a
+    password from pass=, password=, pass2= and password2= (cifs-utils before 6.10: any option whose name
+    begins with "pass"), and older mount.cifs from user=NAME%PASSWORD; other spellings of a password are
+    taken as one too. credentials= names a file and is no secret."""
+    name, equals, value = option.partition("=")
+    name = name.strip().lower()
+    if not equals or not value:
+        return None
+    if name.startswith("pass") or "passw" in name or "passphrase" in name:
+        return "a password"
+    if name.startswith("user") and name not in ("users", "user_xattr") and value.partition("%")[2]:
+        return "a password (after '%' in the user name)"
+    return None
+
+
+def redact_mount_option(option: str) -> str:
+    """The option with its secret replaced by REDACTED (a user name before '%' is kept); the option
+    itself when it carries none."""
+    what = mount_option_secret(option)
+    if what is None:
+        return option
+    name, _, value = option.partition("=")
+    if "%" in what:
+        return f"{name}={value.partition('%')[0]}%{REDACTED}"
+    return f"{name}={REDACTED}"
+
+
+def rbd_option_is_key(name: str) -> bool:
+    """Whether a Ceph client option holds the cephx key itself: `key` (Ceph reads '-' and ' ' in an
+    option name as '_'). keyring and keyfile name files and are no secret."""
+    return name.strip().lower().replace("-", "_").replace(" ", "_") == "key"
+
+
+def redact_pool_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A pool spec (check_pool's or parse_pool's shape) with every secret option's value replaced by
+    REDACTED. Check refuses the result, naming each one."""
+    out = dict(spec)
+    options = spec.get("mount_options")
+    if isinstance(options, list):
+        out["mount_options"] = [redact_mount_option(o) if isinstance(o, str) else o for o in options]
+    rbd = spec.get("rbd_config_options")
+    if isinstance(rbd, dict):
+        out["rbd_config_options"] = {k: REDACTED if rbd_option_is_key(k) else v for k, v in rbd.items()}
+    return out
+
+
+def secret_option_failures(spec: dict[str, Any]) -> list[SpecError]:
+    """One failure per secret option of the spec, naming it and the way out; never its value. A
+    mount option that is unknown in a preview waits for its value; an rbd option's name is enough."""
+    failures: list[SpecError] = []
+    options = spec.get("mount_options")
+    for i, option in enumerate(options if isinstance(options, list) else []):
+        what = mount_option_secret(option) if isinstance(option, str) else None
+        if what is not None:
+            name = option.partition("=")[0]
+            failures.append(SpecError(
+                f"mount_options[{i}]", f"carries {what} ({name}=...), which libvirt would pass to `mount -o` "
+                "(every local user sees it in `ps`), quote in its errors and logs, and show to anyone with "
+                "read-only access; Pulumi would store it in plain text in the state. " + _CREDENTIALS_FILE))
+    rbd = spec.get("rbd_config_options")
+    for name in rbd if isinstance(rbd, dict) else {}:
+        if rbd_option_is_key(name):
+            failures.append(SpecError(
+                f"rbd_config_options.{name}", "is the cephx key itself, which would be in plain text in the "
+                "pool's definition (libvirt shows it to anyone with read-only access) and in Pulumi's state. "
+                + _CEPH_SECRET))
+    return failures
+
+
+_OPTION_IN_TEXT = re.compile(r"(?<![\w.-])(?P<option>[A-Za-z][\w-]*=(?:,,|[^,\s'\"()\[\]{}<>])+)")
+_RBD_KEY_IN_TEXT = re.compile(r"(?P<lead>(?P<q>['\"])key(?P=q)\s*:\s*|name=(?P<q2>['\"])key(?P=q2)\s+value=)"
+                              r"(?P<v>['\"])(?P<value>.*?)(?P=v)", re.IGNORECASE)
+
+
+def redact_secret_options_in(text: str) -> str:
+    """Free text (an error message) with the secret of every mount option written in it (password=...,
+    user=NAME%...) and of every rbd `key` option written as Python, JSON or pool XML writes it replaced
+    by REDACTED. A net under the structural redactions: a value is taken to end at a comma, a blank, a
+    quote or a bracket, so a password holding one of those can show its tail here."""
+    text = _OPTION_IN_TEXT.sub(lambda m: redact_mount_option(m["option"]), text)
+    return _RBD_KEY_IN_TEXT.sub(lambda m: f"{m['lead']}{m['v']}{REDACTED}{m['v']}", text)

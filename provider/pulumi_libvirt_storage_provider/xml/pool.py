@@ -10,6 +10,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..spec.pool import REDACTED, rbd_option_is_key, redact_mount_option
 from ..spec.pooltypes import FORBIDDEN, default_target_path, info
 from .common import child_text, permissions_from, permissions_to, prune, size_in_bytes, sub, to_string
 
@@ -159,3 +160,21 @@ def parse_pool(xml: str) -> dict[str, Any]:
         spec[key] = size_in_bytes(root.find(key))
     return prune(spec)
 
+
+
+def redact_pool_xml(xml: str) -> str:
+    """A pool definition with the value of every secret option (a mount password, an rbd `key`; see
+    spec.pool.mount_option_secret) replaced by spec.pool.REDACTED: what this provider shows of a
+    definition made outside it. `xml` itself, as libvirt wrote it, when it holds none."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    changed = False
+    for option in root.findall(f"{{{FS_NS}}}mount_opts/{{{FS_NS}}}option"):
+        name = option.get("name") or ""
+        if redact_mount_option(name) != name:
+            option.set("name", redact_mount_option(name))
+            changed = True
+    for option in root.findall(f"{{{RBD_NS}}}config_opts/{{{RBD_NS}}}option"):
+        if rbd_option_is_key(option.get("name") or "") and option.get("value") != REDACTED:
+            option.set("value", REDACTED)
+            changed = True
+    return to_string(root) if changed else xml
