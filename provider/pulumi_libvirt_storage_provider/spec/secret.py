@@ -66,6 +66,9 @@ class SecretKind:
     value_doc: str
     example: str
     encode: Callable[[str, str], bytes]  # the value as given -> the bytes libvirt stores
+    # What stops working while the secret is not defined (after a destroy, during a replacement), as the
+    # CI guard says it. Only libvirt's copy of the value goes; the data it opens is not touched.
+    while_undefined: str
     # What a new value does to data already encrypted with the old one (None: nothing; the value is
     # only presented to a server, which is rotated beside it). Set: a new value needs allow_value_change.
     value_change_loses: str | None = None
@@ -79,6 +82,7 @@ SECRET_KINDS: dict[str, SecretKind] = {k.resource: k for k in (
         value_doc="The cephx key as `ceph auth get-key` prints it (base64).",
         example='''key = pulumi.Config().require_secret("cephKey")
 secret = CephSecret("ceph", usage_name="client.libvirt secret", value=key)''',
+        while_undefined="pools and disks that authenticate with it fail until it is back",
         encode=decode_key),
     SecretKind(
         resource="IscsiSecret", value_noun="CHAP password", usage_type="iscsi", usage_element="target",
@@ -87,6 +91,7 @@ secret = CephSecret("ceph", usage_name="client.libvirt secret", value=key)''',
         usage_doc="Usage target, the name a pool's auth can refer to it by (secret_usage); unique per host.",
         value_doc="The CHAP password.",
         example='''chap = IscsiSecret("chap", usage_name="libvirtiscsi", value=pulumi.Config().require_secret("chapPassword"))''',
+        while_undefined="pools that log in to their target with it (CHAP) fail until it is back",
         encode=_text_value),
     SecretKind(
         resource="VolumeSecret", value_noun="passphrase", usage_type="volume", usage_element="volume",
@@ -99,6 +104,8 @@ secret = CephSecret("ceph", usage_name="client.libvirt secret", value=key)''',
                            "longer be opened",
         example='''key = VolumeSecret("luks", usage_name="/var/lib/libvirt/images/vm1.qcow2",
                   value=pulumi.Config().require_secret("diskPassphrase"))''',
+        while_undefined="the volumes encrypted with its passphrase cannot be opened through libvirt until it is "
+                        "defined again with the same value",
         encode=_text_value),
     SecretKind(
         resource="TlsSecret", value_noun="passphrase", usage_type="tls", usage_element="name",
@@ -107,6 +114,8 @@ secret = CephSecret("ceph", usage_name="client.libvirt secret", value=key)''',
         usage_doc="Usage name; unique per host.",
         value_doc="The passphrase of the TLS key.",
         example='tls = TlsSecret("tls", usage_name="vm-tls", value=pulumi.Config().require_secret("tlsPassphrase"))',
+        while_undefined="the TLS key it unlocks cannot be used (disks over TLS, migration fail) until it is "
+                        "defined again with the same value",
         encode=_text_value),
     SecretKind(
         resource="VtpmSecret", value_noun="passphrase", usage_type="vtpm", usage_element="name",
@@ -115,6 +124,8 @@ secret = CephSecret("ceph", usage_name="client.libvirt secret", value=key)''',
         value_doc="The vTPM state's passphrase.",
         value_change_loses="the vTPM state encrypted with the old passphrase could no longer be read",
         example='vtpm = VtpmSecret("vtpm", usage_name="vm1 vtpm", value=pulumi.Config().require_secret("vtpmPassphrase"))',
+        while_undefined="the VM's vTPM state encrypted with it cannot be read until it is defined again with the "
+                        "same value",
         encode=_text_value),
 )}
 
