@@ -23,11 +23,12 @@ import uuid
 from typing import Any
 
 from . import __version__
-from .package_schema import PACKAGE, token
-from .resources import LOGIC
 from .spec.names import to_wire
+from .spec.registry import PACKAGE, RESOURCES
 
-_DYNAMIC_PREFIX = "pulumi-python:dynamic/libvirt-storage:"
+# Every resource of the registry, by its dynamic type. (No libvirt is needed: a state is rewritten
+# on any machine.)
+_BY_DYNAMIC_TYPE = {r.dynamic_type: r for r in RESOURCES.values()}
 _SDK_KEYS = ("__provider",)  # the dynamic provider's own key: gone with it
 
 
@@ -45,7 +46,7 @@ def migrate(export: dict[str, Any]) -> tuple[dict[str, Any], int]:
     out = copy.deepcopy(export)
     deployment = out.get("deployment") or {}
     resources: list[dict[str, Any]] = deployment.get("resources") or []
-    types = {f"{_DYNAMIC_PREFIX}{name}": token(name) for name in LOGIC}
+    types = {dynamic: r.plugin_type for dynamic, r in _BY_DYNAMIC_TYPE.items()}
     moved = [r for r in resources if r.get("type") in types]
     if not moved:
         return out, 0
@@ -75,7 +76,7 @@ def migrate(export: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if r.get("deletedWith"):
             r["deletedWith"] = renamed.get(r["deletedWith"], r["deletedWith"])
     for r in moved:
-        schema = LOGIC[r["type"][len(_DYNAMIC_PREFIX):]].schema
+        schema = _BY_DYNAMIC_TYPE[r["type"]].schema
         r["type"] = types[r["type"]]
         r["provider"] = provider_ref
         for key in ("inputs", "outputs"):

@@ -10,14 +10,12 @@ from typing import Any
 from . import __version__
 from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.names import camel
-from .spec.pool import POOL_SCHEMA
 from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
                              LOGICAL_FORMATS, NETFS_FORMATS, POOL_TYPE_NAMES, VOLUME_FORMATS)
-from .spec.secret import SECRET_SCHEMAS
-from .spec.volume import VOLUME_SCHEMA, WIPE_ALGORITHMS
+from .spec.registry import PACKAGE, RESOURCES, token
+from .spec.volume import WIPE_ALGORITHMS
 
-PACKAGE = "libvirt-storage"
-SCHEMAS: tuple[ResourceSchema, ...] = (POOL_SCHEMA, VOLUME_SCHEMA, *SECRET_SCHEMAS.values())
+SCHEMAS: tuple[ResourceSchema, ...] = tuple(r.schema for r in RESOURCES.values())
 ENUMS = {"PoolType": POOL_TYPE_NAMES, "WipeAlgorithm": WIPE_ALGORITHMS, "VolumeFormat": VOLUME_FORMATS,
          "SourceFormat": tuple(dict.fromkeys(FS_FORMATS + NETFS_FORMATS + DISK_FORMATS + LOGICAL_FORMATS)),
          "BuildMode": (BUILD_NORMAL, BUILD_NO_OVERWRITE, BUILD_OVERWRITE)}
@@ -25,10 +23,6 @@ _TYPES = {Kind.STRING: "string", Kind.INTEGER: "integer", Kind.BOOLEAN: "boolean
           Kind.UID: "integer", Kind.PATH: "string", Kind.ENUM: "string"}
 URI_DOC = ("libvirt connection URI of the host, e.g. qemu+ssh://root@kvm1/system; else the stack config "
            "libvirt-storage:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.")
-
-
-def token(name: str) -> str:
-    return f"{PACKAGE}:index:{name}"
 
 
 def enum_const(value: str) -> str:
