@@ -1,5 +1,6 @@
 """The CI guard (examples/ci-guard/ci.sh) through the real engine: a grow passes, a replacement of a
-volume is refused until it is allowed by name."""
+volume is refused until it is allowed by name; so are deleted secrets and a pool create that would
+format its device."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pathlib
 import shutil
 import subprocess
 
+import libvirt
 import pytest
 
 from tests.conftest import unique
@@ -54,3 +56,64 @@ def test_ci_guard_passes_a_grow_and_refuses_a_replacement_until_allowed(project,
     assert ci(p, allow="vm1-disk images").returncode == 0
     p.write_program((EXAMPLE / "__main__.py").read_text())
     p.destroy()
+
+
+SECRETS = """import pulumi
+
+from pulumi_libvirt_storage import IscsiSecret, VolumeSecret
+
+config = pulumi.Config()
+prefix = config.require("prefix")
+VolumeSecret("luks", usage_name=f"{prefix}-luks", value=config.require_secret("passphrase"))
+IscsiSecret("chap", usage_name=f"{prefix}-chap", value=config.require_secret("chapPassword"))
+"""
+
+
+def test_ci_guard_refuses_deleting_a_volume_secret_and_an_iscsi_secret_until_allowed(project, conn) -> None:
+    """Issue 20: this preview passed the guard ("no libvirt pool, volume or secret is deleted or
+    replaced") when its list of resources named 3 of the 7."""
+    prefix = unique("guard")
+    p = project(SECRETS, config={"prefix": prefix},
+                secrets={"passphrase": "correct horse battery", "chapPassword": "chap-secret-1"})
+    shutil.copy(EXAMPLE / "ci.sh", p.workdir / "ci.sh")
+    p.up()
+    assert conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, f"{prefix}-luks")
+
+    p.write_program("import pulumi\n")
+    refused = ci(p)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (f"REFUSED  DELETE  VolumeSecret luks: secret {prefix}-luks is undefined: the volumes encrypted with its "
+            "passphrase cannot be opened through libvirt") in refused.stdout
+    assert f"REFUSED  DELETE  IscsiSecret chap: secret {prefix}-chap is undefined: pools that log in" in refused.stdout
+    assert "--allow luks --allow chap" in refused.stdout
+    allowed = ci(p, allow="luks chap")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    p.write_program(SECRETS)
+    p.destroy()
+
+
+OVERWRITE = """import pulumi
+
+from pulumi_libvirt_storage import StoragePool
+
+config = pulumi.Config()
+StoragePool("data", name=config.require("prefix"), type="fs", build=True, build_mode="overwrite",
+            source={"devices": [{"path": config.require("device")}], "format": "ext4"},
+            target={"path": config.require("mount")})
+"""
+
+
+def test_ci_guard_refuses_a_pool_create_that_formats_its_device(project, conn, tmp_path) -> None:
+    """Only previewed: the guard reads the planned inputs of the create (snake_case from the dynamic
+    provider, camelCase from the plugin); nothing is made, the device is never touched."""
+    prefix = unique("guard")
+    device = "/dev/plstest-guard-no-such-device"
+    p = project(OVERWRITE, config={"prefix": prefix, "device": device, "mount": str(tmp_path / "mnt")})
+    shutil.copy(EXAMPLE / "ci.sh", p.workdir / "ci.sh")
+    refused = ci(p)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (f"REFUSED  CREATE  StoragePool data: device reformatted: {device} is formatted anew (build_mode "
+            "overwrite, fs pool): whatever it holds is lost") in refused.stdout
+    assert ci(p, allow="data").returncode == 0
+    with pytest.raises(libvirt.libvirtError):
+        conn.storagePoolLookupByName(prefix)
