@@ -199,9 +199,12 @@ def test_libvirts_mount_command_line_is_redacted_in_the_error_keeping_the_rest(p
      f"'password={CANARY}', 'vers=3.0'])", CANARY),
     (f"adopt: pool 'ceph' exists with another definition (rbd_config_options: host has "
      f"{{'client_mount_timeout': '5', 'key': '{CEPH_KEY}'}})", CEPH_KEY),
+    (f"adopt: pool 'share' exists with another definition (mount_options: host has ['username=bob', "
+     f"\"password={CANARY}'s, with blanks\", 'vers=3.0'])", CANARY),
     (f"redefining pool x: mount -o guest,pass={CANARY} failed", CANARY),
+    (f"redefining pool x: mount -o username=bob password={CANARY} with blanks\nnext line", "with blanks"),
     (f"mount -o username=bob%{CANARY},vers=3.0 failed", CANARY),
-], ids=["mount-options-repr", "rbd-options-repr", "bare-option", "user-percent"])
+], ids=["mount-options-repr", "rbd-options-repr", "quoted-repr", "bare-option", "blanks", "user-percent"])
 def test_every_message_of_a_libvirt_operation_error_is_redacted(message, secret):
     """LibvirtOpError is the type of every error ops/ raises: a message built from the host's definition
     (adopt's comparison) or from libvirt's text is redacted whoever built it."""

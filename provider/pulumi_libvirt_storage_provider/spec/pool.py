@@ -428,7 +428,14 @@ def secret_option_failures(spec: dict[str, Any]) -> list[SpecError]:
     return failures
 
 
-_OPTION_IN_TEXT = re.compile(r"(?<![\w.-])(?P<option>[A-Za-z][\w-]*=(?:,,|[^,\s'\"()\[\]{}<>])+)")
+# In free text an option's value is taken to run to the next single comma, the end of the line, or a
+# closing bracket (a quote before it included): a password may hold blanks and quotes, and Python's
+# repr() of a list of options quotes each one.
+_TEXT_VALUE = r"(?!\(redacted\))(?P<value>(?:,,|[^,\n])+?)(?=['\"]?(?:,(?!,)|[\])}]|$))"
+_PASSWORD_IN_TEXT = re.compile(r"(?<![\w.-])(?P<lead>(?:pass|[\w-]*passw|[\w-]*passphrase)[\w-]*=)" + _TEXT_VALUE,
+                               re.IGNORECASE | re.MULTILINE)
+_USER_PASSWORD_IN_TEXT = re.compile(r"(?<![\w.-])(?P<lead>user[\w-]*=[^%\s,'\"]*%)" + _TEXT_VALUE,
+                                    re.IGNORECASE | re.MULTILINE)
 _RBD_KEY_IN_TEXT = re.compile(r"(?P<lead>(?P<q>['\"])key(?P=q)\s*:\s*|name=(?P<q2>['\"])key(?P=q2)\s+value=)"
                               r"(?P<v>['\"])(?P<value>.*?)(?P=v)", re.IGNORECASE)
 
@@ -436,7 +443,8 @@ _RBD_KEY_IN_TEXT = re.compile(r"(?P<lead>(?P<q>['\"])key(?P=q)\s*:\s*|name=(?P<q
 def redact_secret_options_in(text: str) -> str:
     """Free text (an error message) with the secret of every mount option written in it (password=...,
     user=NAME%...) and of every rbd `key` option written as Python, JSON or pool XML writes it replaced
-    by REDACTED. A net under the structural redactions: a value is taken to end at a comma, a blank, a
-    quote or a bracket, so a password holding one of those can show its tail here."""
-    text = _OPTION_IN_TEXT.sub(lambda m: redact_mount_option(m["option"]), text)
+    by REDACTED. A net under the structural redactions, erring towards hiding more: a password option
+    in prose hides the rest of its line up to a comma."""
+    text = _PASSWORD_IN_TEXT.sub(lambda m: m["lead"] + REDACTED, text)
+    text = _USER_PASSWORD_IN_TEXT.sub(lambda m: m["lead"] + REDACTED, text)
     return _RBD_KEY_IN_TEXT.sub(lambda m: f"{m['lead']}{m['v']}{REDACTED}{m['v']}", text)
