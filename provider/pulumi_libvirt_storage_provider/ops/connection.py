@@ -6,6 +6,11 @@ vanishes (a cut link, a killed ssh) fails a call within about KEEPALIVE_INTERVAL
 (KEEPALIVE_COUNT + 1) seconds instead of hanging it. When a connection is lost during a call
 (libvirtd restarted or killed), `call` waits up to RECONNECT_WINDOW_S for the host to answer
 again, lets the caller clean up what the interrupted attempt may have left, and runs it again.
+
+Which URI a resource connects to is decided in one place, `resolve_uri_from` (through the resources'
+Context.resolve): there a URI that would run a program or weaken the host check is refused unless
+the stack allows it (`refuse_unsafe`, uri_safety.py), and a URI that is not known yet becomes
+NOT_KNOWN, to which no connection is ever opened.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Callable, TypeVar
 
 import libvirt
 
+from . import uri_safety
 from .errors import ConnectionLost, LibvirtOpError
 
 T = TypeVar("T")
@@ -49,7 +55,54 @@ libvirt.registerErrorHandler(_quiet, None)
 def resolve_uri(resource_uri: str | None, config_uri: str | None = None) -> str:
     """The resource's uri, else the stack config libvirt:uri, else LIBVIRT_DEFAULT_URI, else ""
     (libvirt's own default)."""
-    return resource_uri or config_uri or os.environ.get("LIBVIRT_DEFAULT_URI") or ""
+    return resolve_uri_from(resource_uri, config_uri)[0]
+
+
+RESOURCE_SOURCE = "this resource's uri"
+ENV_SOURCE = "LIBVIRT_DEFAULT_URI"
+
+
+def resolve_uri_from(resource_uri: str | None, config_uri: str | None = None,
+                     config_source: str = "the stack config libvirt:uri") -> tuple[str, str]:
+    """resolve_uri, and where the URI came from (for messages that say what to change)."""
+    if resource_uri:
+        return resource_uri, RESOURCE_SOURCE
+    if config_uri:
+        return config_uri, config_source
+    env = os.environ.get("LIBVIRT_DEFAULT_URI")
+    if env:
+        return env, ENV_SOURCE
+    return "", "libvirt's default URI"  # libvirt.conf's uri_default: the machine's own choice
+
+
+class UnsafeUri(LibvirtOpError):
+    """A URI that would run a program or weaken the host check, and the stack does not allow such URIs."""
+
+
+def refuse_unsafe(uri: str, source: str, how_to_allow: str | None = None) -> None:
+    """Raise UnsafeUri when `uri` (from `source`) would run a program or weaken the host check: before
+    libvirt.open, so that nothing it names runs, in a preview or otherwise. `how_to_allow` ends the
+    message (by default: the stack config key)."""
+    reason = uri_safety.refusal(uri, source, how_to_allow or uri_safety.HOW_TO_ALLOW)
+    if reason is not None:
+        raise UnsafeUri(reason)
+
+
+#: The URI a resource resolves to while the provider's uri is not known yet (it depends on another
+#: resource's output). Not a URI libvirt could open, and never given to it: every connection to it
+#: fails at once with UriNotKnown, so a preview's predictions stay unknown and anything else says why.
+NOT_KNOWN = "<the provider's uri, not known yet>"
+
+
+class UriNotKnown(LibvirtOpError):
+    """The provider's uri is not known yet: nothing was connected."""
+
+
+def _refuse_not_known(uri: str) -> None:
+    if uri == NOT_KNOWN:
+        raise UriNotKnown("the provider's uri is not known yet (it depends on a value computed during the "
+                          "deployment): nothing was connected, and the local host is not taken for it. Run "
+                          "`pulumi up` once the value it depends on exists, or give the provider a known uri.")
 
 
 def _start_event_loop() -> None:
@@ -131,6 +184,7 @@ def _uri_lock(uri: str) -> threading.Lock:
 def connection(uri: str) -> libvirt.virConnect:
     """The open connection to `uri`, opened now if there is none (one host that does not answer
     holds up only the calls for that host)."""
+    _refuse_not_known(uri)
     with _uri_lock(uri):
         conn = _CONNECTIONS.get(uri)
         if conn is None or not _alive(conn):
@@ -228,6 +282,7 @@ def canonical_uri(uri: str) -> str:
 
 def effective_uri(uri: str) -> str:
     """`uri` as written, or for libvirt's default ("") the URI that default reached."""
+    _refuse_not_known(uri)
     return uri or canonical_uri(uri)
 
 
