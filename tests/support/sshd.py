@@ -1,9 +1,15 @@
 """An sshd of the tests' own on 127.0.0.1 with a key made for them, and the qemu+ssh:// URI that
-reaches the local libvirtd through it (libvirt's ssh transport, virt-ssh-helper on the far end)."""
+reaches the local libvirtd through it (libvirt's ssh transport, virt-ssh-helper on the far end).
+
+The URI is a plain one, as a user's would be: the provider refuses `no_verify=1` (it skips the host
+key check, ops/uri_safety.py). ssh trusts this sshd's host key through a Host block of the fixture's
+own in /etc/ssh/ssh_config.d (a unique alias naming 127.0.0.1, the port, and a known_hosts file beside
+the keys), removed when the fixture ends; nothing is written to anyone's ~/.ssh."""
 
 from __future__ import annotations
 
 import pathlib
+import secrets
 import socket
 import subprocess
 import time
@@ -16,6 +22,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: Read by ssh through /etc/ssh/ssh_config's `Include /etc/ssh/ssh_config.d/*.conf` (Debian 12).
+SSH_CONFIG_DIR = pathlib.Path("/etc/ssh/ssh_config.d")
 
 
 class Sshd:
@@ -35,8 +45,14 @@ class Sshd:
             f"AuthorizedKeysFile {d / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "Subsystem sftp internal-sftp\n")
-        self.uri = (f"qemu+ssh://root@127.0.0.1:{self.port}/system?keyfile={d / 'client_key'}"
-                    "&no_verify=1&no_tty=1&sshauth=privkey")
+        self.alias = f"plstest-sshd-{self.port}-{secrets.token_hex(4)}"
+        (d / "known_hosts").write_text(f"{self.alias} {(d / 'host_key.pub').read_text()}")
+        self.ssh_config = SSH_CONFIG_DIR / f"{self.alias}.conf"
+        self.ssh_config.write_text(
+            f"Host {self.alias}\n  HostName 127.0.0.1\n  Port {self.port}\n  HostKeyAlias {self.alias}\n"
+            f"  UserKnownHostsFile {d / 'known_hosts'}\n  StrictHostKeyChecking yes\n"
+            f"  IdentityFile {d / 'client_key'}\n  IdentitiesOnly yes\n")
+        self.uri = f"qemu+ssh://root@{self.alias}/system?keyfile={d / 'client_key'}&no_tty=1"
         self.start()
 
     def start(self) -> None:
@@ -60,6 +76,7 @@ class Sshd:
     def close(self) -> None:
         if (self.d / "sshd.pid").exists():
             self.stop()
+        self.ssh_config.unlink(missing_ok=True)
 
 
 def _descendants(pid: int) -> list[int]:
