@@ -116,7 +116,9 @@ def test_adopts_comparison_with_the_host_names_the_options_without_the_secret(po
     with pytest.raises(LibvirtOpError) as caught:
         pools.provider.create(checked(pools.provider, raw))
     message = str(caught.value)
-    assert "another definition" in message and ("mount_options" in message or "rbd_config_options" in message)
+    # (Today the comparison quotes the host's options; once adopt refuses secret material it names the option.)
+    assert ("another definition" in message and ("mount_options" in message or "rbd_config_options" in message)
+            or ("mount_options[1]" if kind == "cifs" else "rbd_config_options.key") in message), message
     assert not secrets_in(message), message
     assert not pool.isActive()
 
