@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from . import __version__
+from .ops.uri_safety import ALLOW_DOC, ALLOW_PROPERTY
 from .spec.fields import Field, Kind, Policy, ResourceSchema
 from .spec.names import camel
 from .spec.pooltypes import (BUILD_NO_OVERWRITE, BUILD_NORMAL, BUILD_OVERWRITE, DISK_FORMATS, FS_FORMATS,
@@ -100,9 +101,14 @@ def package_schema() -> dict[str, Any]:
         "description": "Pools of every libvirt type, volumes and Ceph secrets.",
         "keywords": ["pulumi", "libvirt", "kvm", "storage", "ceph", "rbd", "gluster", "iscsi", "category/infrastructure"],
         "license": "Apache-2.0",
-        "config": {"variables": {"uri": {"type": "string", "description": URI_DOC}}},
+        # allowUnsafeUris: a variable and a provider input of the same name, so that the stack config
+        # libvirt-storage:allowUnsafeUris reaches the default provider (and the dynamic provider reads the
+        # same key); an explicit Provider takes it as an argument. Not an output: nothing reads it back.
+        "config": {"variables": {"uri": {"type": "string", "description": URI_DOC},
+                                 ALLOW_PROPERTY: {"type": "boolean", "description": ALLOW_DOC}}},
         "provider": {"description": "The libvirt-storage provider: one per libvirt host.",
-                     "inputProperties": {"uri": {"type": "string", "description": URI_DOC}},
+                     "inputProperties": {"uri": {"type": "string", "description": URI_DOC},
+                                         ALLOW_PROPERTY: {"type": "boolean", "description": ALLOW_DOC}},
                      "properties": {"uri": {"type": "string", "description": URI_DOC}}},
         "language": {"python": {"packageName": "pulumi_libvirt_storage_native",
                                 "respectSchemaVersion": True,

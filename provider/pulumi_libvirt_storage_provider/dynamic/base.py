@@ -11,7 +11,7 @@ What is particular to this front end:
   (resources/*.predict), so that dependents see known values instead of unknowns;
 - errors are raised as exceptions (the host turns them into a gRPC error; ours carry the message
   alone, see plain_errors.py);
-- the stack config `libvirt:uri` arrives through `configure`.
+- the stack config `libvirt:uri` (and `libvirt-storage:allowUnsafeUris`) arrives through `configure`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
                             ResourceProvider, UpdateResult)
 
 from .. import lifeline
+from ..ops import uri_safety
 from . import plain_errors
 from ..resources.base import NAME_PREFIX_KEY, Context, ResourceLogic, whole_numbers
+from ..spec.fields import is_unknown
 
 __all__ = ["LibvirtProvider", "NAME_PREFIX_KEY"]
 
@@ -44,10 +46,15 @@ class LibvirtProvider(ResourceProvider):
         self._config_uri: str | None = None
 
     def configure(self, req: ConfigureRequest) -> None:
+        """The host calls this with the whole stack config (namespaced keys) before any other call."""
         self._config_uri = req.config.get("libvirt:uri") or None
+        # Not a flag ("yes"): not allowed; the refusal says to set it to true.
+        self._allow_unsafe_uris = uri_safety.config_flag(req.config.get(uri_safety.ALLOW_CONFIG_KEY)) is True
 
     def context(self) -> Context:
-        return Context(default_uri=getattr(self, "_config_uri", None))
+        # (getattr: a provider unpickled from a state but never configured, as in tests, allows nothing)
+        return Context(default_uri=getattr(self, "_config_uri", None),
+                       allow_unsafe_uris=getattr(self, "_allow_unsafe_uris", False))
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         ctx = self.context()
@@ -56,7 +63,8 @@ class LibvirtProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure(e.prop, e.reason) for e in checked.failures])
         inputs = checked.inputs
         # Outputs known before libvirt is asked ride along with the inputs: a preview shows them.
-        inputs.update({k: v for k, v in self.logic.predict(inputs, olds, ctx).items() if k not in inputs})
+        inputs.update({k: v for k, v in self.logic.predict_all(inputs, olds, ctx).items()
+                       if inputs.get(k) is None and not is_unknown(v)})
         return CheckResult(inputs, [])
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -29,7 +29,9 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from .. import __version__
+from ..ops import uri_safety
 from ..ops.errors import LibvirtOpError
+from ..ops.uri_safety import ALLOW_PROPERTY
 from ..package_schema import PACKAGE, package_schema_json
 from ..resources import LOGIC, Change, Context, ResourceLogic
 from ..resources.base import NAME_PREFIX_KEY, SEED_KEY
@@ -39,6 +41,10 @@ from ..spec.units import SpecError
 from .wire import decode, encode
 
 CHECKED_BY_KEY = "__checked_by"  # which provider process checked these inputs with unknowns (see _is_probe)
+PROVIDER_URI_SOURCE = "the provider's uri (stack config libvirt-storage:uri, or an explicit Provider's uri)"
+HOW_TO_ALLOW = (f"If you trust it, allow such URIs: `pulumi config set {uri_safety.ALLOW_CONFIG_KEY} true` for the "
+                f"stack's default provider, or {ALLOW_PROPERTY}=true (allow_unsafe_uris in Python) on an explicit "
+                "Provider (a change a reviewer sees).")
 
 
 def _errors_without_traceback(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,28 +104,50 @@ class LibvirtStorageProvider(provider_pb2_grpc.ResourceProviderServicer):
     # -- provider configuration -----------------------------------------------------------------
     @_errors_without_traceback
     def CheckConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """The provider's uri and allowUnsafeUris (from the stack config libvirt-storage:*, or an explicit
+        Provider). A uri that would run a program or weaken the host check is refused here, before any
+        resource of this provider is checked, unless allowed (see ops/uri_safety.py)."""
         news, _ = decode(request.news)
-        uri = news.get("uri")
+        uri, allow = news.get("uri"), news.get(ALLOW_PROPERTY)
+        failures = []
         if uri is not None and not is_unknown(uri) and not isinstance(uri, str):
-            return provider_pb2.CheckResponse(inputs=request.news, failures=[
-                provider_pb2.CheckFailure(property="uri", reason="must be a libvirt URI such as qemu:///system")])
-        return provider_pb2.CheckResponse(inputs=request.news)
+            failures.append(provider_pb2.CheckFailure(property="uri",
+                                                      reason="must be a libvirt URI such as qemu:///system"))
+        if not is_unknown(allow) and uri_safety.config_flag(allow) is None:
+            failures.append(provider_pb2.CheckFailure(property=ALLOW_PROPERTY, reason=f"must be true or false, "
+                                                      f"not {allow!r}"))
+        elif isinstance(uri, str) and not is_unknown(allow) and not uri_safety.config_flag(allow):
+            refused = uri_safety.refusal(uri, PROVIDER_URI_SOURCE, HOW_TO_ALLOW)
+            if refused:
+                failures.append(provider_pb2.CheckFailure(property="uri", reason=refused))
+        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
 
     @_errors_without_traceback
     def DiffConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         olds, _ = decode(request.olds)
         news, _ = decode(request.news)
-        changed = olds.get("uri") != news.get("uri")
         # Resources record the host they live on (their `uri` output) and are diffed against it: a
-        # provider pointed elsewhere replaces only what really moves to another host.
+        # provider pointed elsewhere replaces only what really moves to another host. A change of
+        # allowUnsafeUris is a change too: the engine configures a provider whose Diff says "none" with
+        # its *old* inputs, and a stack that stops allowing such URIs must stop at once.
+        changed = olds.get("uri") != news.get("uri") or is_unknown(news.get(ALLOW_PROPERTY)) or \
+            uri_safety.config_flag(olds.get(ALLOW_PROPERTY)) != uri_safety.config_flag(news.get(ALLOW_PROPERTY))
         return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME if changed
                                          else provider_pb2.DiffResponse.DIFF_NONE)
 
     @_errors_without_traceback
     def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:
         args, _ = decode(request.args)
-        uri = args.get("uri") or request.variables.get(f"{PACKAGE}:config:uri") or None
-        self.context = Context(default_uri=uri if isinstance(uri, str) else None)
+        uri = args.get("uri", request.variables.get(f"{PACKAGE}:config:uri"))
+        allow = args.get(ALLOW_PROPERTY, request.variables.get(f"{PACKAGE}:config:{ALLOW_PROPERTY}"))
+        self.context = Context(
+            # An unknown uri stays unknown: the resources of this provider then connect nowhere (their
+            # previews predict nothing from a host, anything else fails saying why), never to the
+            # local default. (Engine v3.274.1 does not configure a provider whose inputs hold unknowns.)
+            default_uri=uri if isinstance(uri, str) or is_unknown(uri) else None,
+            default_source=PROVIDER_URI_SOURCE,
+            allow_unsafe_uris=not is_unknown(allow) and uri_safety.config_flag(allow) is True,
+            how_to_allow=HOW_TO_ALLOW)
         return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True, acceptResources=False)
 
     # -- resources ------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import secrets
+import threading
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -34,14 +36,48 @@ POOL_KEY = "__pool"  # StorageVolume: its pool's definition, when the program ho
 HIDDEN_KEYS = (NAME_PREFIX_KEY, SEED_KEY, POOL_KEY)
 
 
+# The seeds of the resources this process checked with old inputs: resources the stack's state holds.
+# When one of them is replaced, the engine checks it again without its old inputs (so that defaults
+# are chosen afresh) before the create: only this memo tells that create from the resource's first.
+# (One process serves a whole deployment: the dynamic provider's host, or the plugin.)
+_IN_STATE: set[str] = set()
+_IN_STATE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Context:
     """What the front end knows about the deployment."""
 
-    default_uri: str | None = None  # stack config libvirt:uri (dynamic) or the provider's uri (plugin)
+    # The stack config libvirt:uri (dynamic) or the provider's uri (plugin); Unknown when the plugin's
+    # provider uri depends on an output not known yet (then it is not the local default).
+    default_uri: str | Unknown | None = None
+    default_source: str = "the stack config libvirt:uri"  # where default_uri is set, for messages
+    # The stack config libvirt-storage:allowUnsafeUris: URIs that run a program or weaken the host
+    # check are allowed (ops/uri_safety.py).
+    allow_unsafe_uris: bool = False
+    how_to_allow: str | None = None  # the front end's way to allow them (None: the stack config key)
 
     def resolve(self, uri: str | None) -> str:
-        return connection.resolve_uri(uri, self.default_uri)
+        """The URI to connect to: the resource's `uri`, else the default, else LIBVIRT_DEFAULT_URI, else
+        "" (libvirt's default). Every connection of a resource takes its URI from here, the same-host
+        checks and predictions of previews included, so this is where a URI that would run a program or
+        weaken the host check is refused (UnsafeUri, before anything is opened) unless the stack allows
+        it. A URI not known yet resolves to connection.NOT_KNOWN, which is never connected to."""
+        if is_unknown(uri) or (not uri and is_unknown(self.default_uri)):
+            return connection.NOT_KNOWN
+        resolved, source = connection.resolve_uri_from(uri, self.default_uri, self.default_source)
+        if not self.allow_unsafe_uris:
+            connection.refuse_unsafe(resolved, source, self.how_to_allow)
+        return resolved
+
+    def uri_failures(self, uri: str | None) -> list[SpecError]:
+        """Check's side of the same rule: a refused URI is a failure on the resource's `uri` that says
+        why and how to allow it, so that a preview stops there, before anything connects."""
+        try:
+            self.resolve(uri)
+        except connection.UnsafeUri as e:
+            return [SpecError("uri", str(e))]
+        return []
 
 
 @dataclass
@@ -110,8 +146,12 @@ class ResourceLogic:
         except Failures as f:
             return Checked(news, f.failures)
         self._choose_identity(olds, spec, hidden)
+        seed = hidden.get(SEED_KEY)
+        if olds and isinstance(seed, str) and not is_unknown(seed):
+            with _IN_STATE_LOCK:
+                _IN_STATE.add(seed)
         spec.update({k: v for k, v in hidden.items() if v is not None})
-        failures = self.check_transition(olds, spec, ctx)
+        failures = ctx.uri_failures(spec.get("uri")) or self.check_transition(olds, spec, ctx)
         return Checked(news if failures else spec, failures)
 
     def canonical_hidden(self, key: str, value: Any) -> Any:
@@ -121,11 +161,18 @@ class ResourceLogic:
     def _choose_identity(self, olds: dict[str, Any], spec: dict[str, Any], hidden: dict[str, Any]) -> None:
         """Auto-name and uuid: kept from the old inputs; for a new resource (or a replacement, which
         the engine checks afresh) derived from the seed, so that a preview and the run after it
-        choose the same ones."""
+        choose the same ones.
+
+        An auto-name is kept whatever the resource is called now: a resource renamed with an alias
+        (or moved under another parent, or its parent's type renamed) comes with the old inputs and a
+        new resource name and seed, and is the same object; a new name would replace it, data and
+        all. Only a name the program gave and no longer gives is chosen afresh."""
         prefix, seed = hidden.get(NAME_PREFIX_KEY), hidden.get(SEED_KEY)
         if self.name_key and spec.get(self.name_key) is None and isinstance(prefix, str) and not is_unknown(prefix):
-            if olds.get(NAME_PREFIX_KEY) == prefix and isinstance(olds.get(self.name_key), str):
-                spec[self.name_key] = olds[self.name_key]
+            old_name = olds.get(self.name_key)
+            if isinstance(old_name, str) and was_auto_named(old_name, olds.get(NAME_PREFIX_KEY)):
+                spec[self.name_key] = old_name
+                hidden[NAME_PREFIX_KEY] = olds[NAME_PREFIX_KEY]  # the prefix of the name it has
             else:
                 spec[self.name_key] = f"{prefix}-{derived_token(seed, 'name')}"
         if self.uuid_key and spec.get(self.uuid_key) is None:
@@ -160,12 +207,18 @@ class ResourceLogic:
         return paths
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> Diff:
+        self._recorded(olds, ctx)
         olds = whole_numbers(olds)
         paths = self.changed_inputs(olds, news)
         if "uri" in paths and self.same_connection(id_, olds, news, ctx):
             paths.remove("uri")
         paths += self.diff_extra(olds, news, ctx)
         return self.diff_from_paths(paths, self.in_place(olds, news))
+
+    def _recorded(self, props: dict[str, Any], ctx: Context) -> None:
+        """Called with the stored outputs by every call that shows the engine holds this resource (diff,
+        read, update, delete): what its create recorded in case the engine never would (an intent,
+        resources/intents.py) has served."""
 
     def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
         """Changes that are not a plain comparison of inputs (a secret's value)."""
@@ -217,15 +270,28 @@ class ResourceLogic:
         out: dict[str, Any] = {f.name: None for f in self.schema.inputs if not f.policy & Policy.SECRET}
         out.update({f.name: Unknown() for f in self.schema.outputs})
         out.update(self.public(inputs))
-        out["uri"] = inputs.get("uri") or Unknown()  # the default is resolved at create
-        out.update(self.predict(inputs, {}, ctx))
+        out.update(self.predict_all(inputs, {}, ctx))
         return out
+
+    def predict_all(self, inputs: dict[str, Any], olds: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """`predict`, and the `uri` output a create will report: the URI it will connect through, with
+        the stack's and libvirt's defaults filled in (unknown when that cannot be told without a host
+        that answers). Known in a preview, so that a dependent given `uri=pool.uri` is not shown a
+        replacement `up` will not do when the pool is replaced."""
+        uri = inputs.get("uri")
+        predicted: Any = Unknown()
+        if not is_unknown(uri):
+            try:
+                predicted = connection.effective_uri(ctx.resolve(uri))
+            except Exception:  # noqa: BLE001 - a prediction never fails a check or a preview
+                predicted = Unknown()
+        return {"uri": predicted, **self.predict(inputs, olds, ctx)}
 
     def preview_update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """The outputs a preview of an update shows: the old outputs with the new inputs; what the
         update cannot change stays known, so that dependents diff against real values."""
         olds = whole_numbers(olds)
-        paths = self.changed_inputs(olds, news)
+        paths = self.changed_inputs(olds, news) + self.diff_extra(olds, news, ctx)
         out = {**olds, **self.public(news), "uri": olds.get("uri")}
         out.update(self.predict(news, olds, ctx))
         for key in self.changed_live_outputs(paths):
@@ -252,13 +318,12 @@ class ResourceLogic:
         return connection.call(self.uri_of(props, ctx), fn, on_reconnect)
 
     @staticmethod
-    def own_uuid(spec: dict[str, Any]) -> str | None:
-        """The uuid this resource gives its object when it derives it from its seed (None when the
-        program gave one, or there is no seed): an object with that uuid was made by this resource."""
+    def was_in_state(spec: dict[str, Any]) -> bool:
+        """Whether this process checked this resource with a stored state (see _IN_STATE): its create
+        then replaces an object the stack had, it is not the resource's first."""
         seed = spec.get(SEED_KEY)
-        if isinstance(seed, str) and seed and spec.get("uuid") == derived_uuid(seed):
-            return spec["uuid"]
-        return None
+        with _IN_STATE_LOCK:
+            return isinstance(seed, str) and seed in _IN_STATE
 
     def outputs(self, spec: dict[str, Any], computed: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """Outputs = the canonical inputs + what libvirt reports. Every declared key is present (None
@@ -289,6 +354,12 @@ def derived_token(seed: Any, purpose: str) -> str:
     if isinstance(seed, str) and seed and not is_unknown(seed):
         return hashlib.sha256(f"{purpose}\0{seed}".encode()).hexdigest()[:8]
     return secrets.token_hex(4)
+
+
+def was_auto_named(name: str, prefix: Any) -> bool:
+    """Whether `name` is an auto-name chosen for a resource called `prefix`: the prefix and eight hex
+    digits (derived from the seed, or random before seeds existed)."""
+    return isinstance(prefix, str) and re.fullmatch(re.escape(prefix) + "-[0-9a-f]{8}", name) is not None
 
 
 def derived_uuid(seed: Any) -> str:

@@ -19,14 +19,30 @@ __all__ = ['ProviderArgs', 'Provider']
 @pulumi.input_type
 class ProviderArgs:
     def __init__(__self__, *,
+                 allow_unsafe_uris: pulumi.Input[Optional[_builtins.bool]] = None,
                  uri: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Provider resource.
 
+        :param pulumi.Input[_builtins.bool] allow_unsafe_uris: Allow connection URIs that make the provider run a program (the ext transport; command=, netcat= or shell characters in socket= of the ssh transports) or weaken the host check (no_verify, known_hosts_verify=auto|ignore, known_hosts, pkipath). Off by default: `pulumi preview` opens these URIs too.
         :param pulumi.Input[_builtins.str] uri: libvirt connection URI of the host, e.g. qemu+ssh://root@kvm1/system; else the stack config libvirt-storage:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.
         """
+        if allow_unsafe_uris is not None:
+            pulumi.set(__self__, "allow_unsafe_uris", allow_unsafe_uris)
         if uri is not None:
             pulumi.set(__self__, "uri", uri)
+
+    @_builtins.property
+    @pulumi.getter(name="allowUnsafeUris")
+    def allow_unsafe_uris(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Allow connection URIs that make the provider run a program (the ext transport; command=, netcat= or shell characters in socket= of the ssh transports) or weaken the host check (no_verify, known_hosts_verify=auto|ignore, known_hosts, pkipath). Off by default: `pulumi preview` opens these URIs too.
+        """
+        return pulumi.get(self, "allow_unsafe_uris")
+
+    @allow_unsafe_uris.setter
+    def allow_unsafe_uris(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "allow_unsafe_uris", value)
 
     @_builtins.property
     @pulumi.getter
@@ -47,6 +63,7 @@ class Provider(pulumi.ProviderResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 allow_unsafe_uris: pulumi.Input[Optional[_builtins.bool]] = None,
                  uri: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
@@ -54,6 +71,7 @@ class Provider(pulumi.ProviderResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.bool] allow_unsafe_uris: Allow connection URIs that make the provider run a program (the ext transport; command=, netcat= or shell characters in socket= of the ssh transports) or weaken the host check (no_verify, known_hosts_verify=auto|ignore, known_hosts, pkipath). Off by default: `pulumi preview` opens these URIs too.
         :param pulumi.Input[_builtins.str] uri: libvirt connection URI of the host, e.g. qemu+ssh://root@kvm1/system; else the stack config libvirt-storage:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.
         """
         ...
@@ -80,6 +98,7 @@ class Provider(pulumi.ProviderResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 allow_unsafe_uris: pulumi.Input[Optional[_builtins.bool]] = None,
                  uri: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -90,6 +109,7 @@ class Provider(pulumi.ProviderResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = ProviderArgs.__new__(ProviderArgs)
 
+            __props__.__dict__["allow_unsafe_uris"] = pulumi.Output.from_input(allow_unsafe_uris).apply(pulumi.runtime.to_json) if allow_unsafe_uris is not None else None
             __props__.__dict__["uri"] = uri
         super(Provider, __self__).__init__(
             'libvirt-storage',

@@ -14,6 +14,11 @@ else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from .. import _utilities
 
+allowUnsafeUris: Optional[bool]
+"""
+Allow connection URIs that make the provider run a program (the ext transport; command=, netcat= or shell characters in socket= of the ssh transports) or weaken the host check (no_verify, known_hosts_verify=auto|ignore, known_hosts, pkipath). Off by default: `pulumi preview` opens these URIs too.
+"""
+
 uri: Optional[str]
 """
 libvirt connection URI of the host, e.g. qemu+ssh://root@kvm1/system; else the stack config libvirt-storage:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.

@@ -21,6 +21,13 @@ __config__ = pulumi.Config('libvirt-storage')
 
 class _ExportableConfig(types.ModuleType):
     @_builtins.property
+    def allow_unsafe_uris(self) -> Optional[bool]:
+        """
+        Allow connection URIs that make the provider run a program (the ext transport; command=, netcat= or shell characters in socket= of the ssh transports) or weaken the host check (no_verify, known_hosts_verify=auto|ignore, known_hosts, pkipath). Off by default: `pulumi preview` opens these URIs too.
+        """
+        return __config__.get_bool('allowUnsafeUris')
+
+    @_builtins.property
     def uri(self) -> Optional[str]:
         """
         libvirt connection URI of the host, e.g. qemu+ssh://root@kvm1/system; else the stack config libvirt-storage:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.
