@@ -123,10 +123,8 @@ def test_adopts_comparison_with_the_host_names_the_options_without_the_secret(po
     assert not pool.isActive()
 
 
-# -- what resources/pool.py still needs (see the report of issue 20, item 6) ----------------------------------
+# -- refresh and adopt of a definition holding secret material ------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="needs ops/pools.state (or resources/pool.py read) to redact `observed`: "
-                                        "refresh copies the host's live mount options into the state")
 def test_a_refresh_never_copies_a_password_added_on_the_host_into_the_state(pools, conn, tmp_path):
     path = tmp_path / "share"
     raw = {"name": unique("cifs"), "type": "netfs", "uri": URI, "target": {"path": str(path)},
@@ -139,8 +137,6 @@ def test_a_refresh_never_copies_a_password_added_on_the_host_into_the_state(pool
     assert not secrets_in(json.dumps(read.outs) + json.dumps(read.inputs or {}))
 
 
-@pytest.mark.xfail(strict=True, reason="needs resources/pool.py _adopt to refuse a definition holding secret "
-                                        "material (spec.pool.secret_option_failures of the observed pool)")
 def test_adopting_a_pool_whose_definition_holds_a_password_is_refused_with_the_way_out(pools, by_hand, tmp_path):
     """Adopted, it would be started (a mount with the password on its command line) and its options
     compared and stored: refused like a program writing them, naming the option and the way out."""

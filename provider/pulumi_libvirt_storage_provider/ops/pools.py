@@ -11,7 +11,8 @@ from typing import Any, Callable, TypeVar
 import libvirt
 
 from ..spec.pooltypes import BUILD_NO_OVERWRITE, BUILD_OVERWRITE, default_target_path
-from ..xml.pool import parse_pool, pool_xml
+from ..spec.pool import redact_pool_spec
+from ..xml.pool import parse_pool, pool_xml, redact_pool_xml
 from .errors import GONE_CODES, LibvirtOpError, explain, is_gone, undo_quietly
 
 T = TypeVar("T")
@@ -41,9 +42,11 @@ class PoolState:
         target = self.observed.get("target") or {}
         source = self.observed.get("source") or {}
         default_target = default_target_path(self.observed["type"], self.name, source.get("name"))
+        # A definition made outside this provider may hold a password or key in its options: the output
+        # (plain text in the state) shows it redacted.
         return {"uuid": self.uuid, "active": self.active, "capacity": self.capacity,
                 "allocation": self.allocation, "available": self.available,
-                "target_path": target.get("path") or default_target, "xml": self.xml}
+                "target_path": target.get("path") or default_target, "xml": redact_pool_xml(self.xml)}
 
 
 def lookup(conn: libvirt.virConnect, *, name: str | None = None, uuid: str | None = None
@@ -133,7 +136,7 @@ def state(pool: libvirt.virStoragePool) -> PoolState:
         return PoolState(name=pool.name(), uuid=pool.UUIDString(),
                          active=bool(pool.isActive()), autostart=bool(pool.autostart()),
                          capacity=capacity, allocation=allocation, available=available,
-                         xml=persistent_xml, observed=parse_pool(live_xml))
+                         xml=persistent_xml, observed=redact_pool_spec(parse_pool(live_xml)))
     except libvirt.libvirtError as e:
         raise explain(e, f"reading pool {pool.name()}") from e
 
@@ -179,9 +182,10 @@ def _async_jobs_running(e: libvirt.libvirtError) -> bool:
 
 
 @_changing()
-def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
+def create(conn: libvirt.virConnect, spec: dict[str, Any], *, overwrite: bool = True) -> PoolState:
     """Define, build, start and autostart. If a step fails, the steps done are undone and the
-    error says which step failed; nothing stays defined."""
+    error says which step failed; nothing stays defined. `overwrite`: whether build_mode overwrite may
+    format a device that holds something else (only on a resource's first create, see _build)."""
     name = spec["name"]
     with contextlib.ExitStack() as undo:
         try:
@@ -190,7 +194,7 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
             raise explain(e, f"defining pool {name}") from e
         undo.callback(undo_quietly, pool.undefine)
         if spec.get("build"):
-            built = _build(pool, spec)
+            built = _build(pool, spec, overwrite=overwrite)
             if built and spec["type"] in ("dir", "netfs"):
                 # Undo only what is cheap and safe: an empty directory we made.
                 undo.callback(undo_quietly, lambda: pool.delete(0))
@@ -210,10 +214,17 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any]) -> PoolState:
         return result
 
 
-def _build(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> bool:
+def _build(pool: libvirt.virStoragePool, spec: dict[str, Any], *, overwrite: bool) -> bool:
     """Build with the spec's mode; with no_overwrite an already built pool is kept as it is.
-    True when something was built."""
+    True when something was built.
+
+    build_mode overwrite formats whatever the device holds, and only on `overwrite` (the resource's
+    first create). A replacement of the pool, or a pool found again under its own name and uuid,
+    builds as no_overwrite: the device then holds the data of the pool that was there, and a device
+    holding something other than the declared format fails, with nothing changed."""
     mode = spec.get("build_mode") or "normal"
+    if mode == BUILD_OVERWRITE and not overwrite:
+        mode = BUILD_NO_OVERWRITE
     try:
         pool.build(BUILD_FLAGS[mode])
         return True
@@ -222,11 +233,17 @@ def _build(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> bool:
             found = _other_format(e.get_error_message() or "")
             if found is None:
                 return False  # built already, as asked: used as it is
+            declared = (spec.get("source") or {}).get("format") or "format"
+            if spec.get("build_mode") == BUILD_OVERWRITE:
+                why = ("build_mode overwrite formats a device on the pool's first create only, and this create "
+                       "replaces a pool the stack had (or finds its own again): the device holds that pool's data. "
+                       "Declare the format it holds, or, if its data is to go, format it yourself (mkfs, wipefs) "
+                       "and run again.")
+            else:
+                why = "Declare the format it holds, or set build_mode overwrite to format it, which destroys its data."
             raise LibvirtOpError(
-                f"building pool {spec['name']}: the device holds {found}, not the "
-                f"{(spec.get('source') or {}).get('format') or 'format'} the pool is declared with (libvirt: "
-                f"{e.get_error_message()}); nothing was changed. Declare the format it holds, or set build_mode "
-                "overwrite to format it, which destroys its data.", e) from e
+                f"building pool {spec['name']}: the device holds {found}, not the {declared} the pool is declared "
+                f"with (libvirt: {e.get_error_message()}); nothing was changed. {why}", e) from e
         raise explain(e, f"building pool {spec['name']} (build_mode {mode})") from e
 
 
@@ -278,18 +295,18 @@ def _is_active(pool: libvirt.virStoragePool) -> bool:
 
 
 @_changing()
-def undefine_leftover(pool: libvirt.virStoragePool) -> None:
-    """Remove a pool that an interrupted create left defined (possibly built and started): stop and
-    undefine it. Its storage, whatever was built, is kept; the create that follows builds with the
-    same mode and so finds it as it was left."""
+def finish(pool: libvirt.virStoragePool, spec: dict[str, Any]) -> None:
+    """Bring a pool defined earlier (by a create whose reply was lost, or an earlier state) to what the
+    spec declares without redefining it: built (never formatting: as no_overwrite) when it is not
+    running and the spec builds, then started and autostarted as declared."""
     try:
-        if pool.isActive():
-            pool.destroy()
-        if pool.isPersistent():
-            pool.undefine()
+        inactive = not pool.isActive()
     except libvirt.libvirtError as e:
-        if not is_gone(e):
-            raise explain(e, f"removing pool {pool.name()}, left by an interrupted create") from e
+        raise explain(e, f"reading pool {spec['name']}") from e
+    if inactive and spec.get("build") and spec.get("start", True):
+        _build(pool, spec, overwrite=False)
+    set_active(pool, spec.get("start", True))
+    set_autostart(pool, spec.get("autostart", True))
 
 
 @_changing()

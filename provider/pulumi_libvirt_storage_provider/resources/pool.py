@@ -9,7 +9,7 @@ from .. import importer
 from ..ops import pools
 from ..ops.errors import LibvirtOpError
 from ..spec.fields import Policy, contains_unknown, is_unknown
-from ..spec.pool import POOL_SCHEMA, check_pool
+from ..spec.pool import POOL_SCHEMA, check_pool, secret_option_failures
 from ..spec.pooltypes import effective_target_path, info
 from ..spec.units import SpecError
 from ..xml.pool import pool_xml
@@ -38,11 +38,26 @@ class PoolLogic(ResourceLogic):
             if errors:
                 failures.append(SpecError("type", f"libvirt's storagepool schema refuses the {spec['type']} pool "
                                           f"definition built from these inputs: {'; '.join(errors[:3])}"))
+        forced = _forced_target_path(spec)
+        if forced is not None:
+            failures.append(SpecError("target.path", f"libvirt uses {forced} as the target of a {spec['type']} pool "
+                                      f"whatever is written (its {'volume group' if spec['type'] == 'logical' else 'zpool'}"
+                                      f"'s device directory): remove target.path, or set it to {forced}"))
         if spec.get("delete_storage_on_destroy") and isinstance(spec.get("type"), str) \
                 and not is_unknown(spec["type"]) and not info(spec["type"]).deletable:
             failures.append(SpecError("delete_storage_on_destroy", f"libvirt cannot delete the storage of a "
                                       f"{spec['type']} pool; set it to false (the pool is undefined, its data kept)"))
         return failures
+
+    def changed_inputs(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        """A target path written another way than libvirt's own (none, for a logical pool's
+        /dev/<volume group>) is the same target: no change, and no replacement."""
+        paths = super().changed_inputs(olds, news)
+        if "target.path" in paths:
+            old_path, new_path = target_path_of(olds), target_path_of(news)
+            if old_path is not UNKNOWN and old_path is not None and old_path == new_path:
+                paths.remove("target.path")
+        return paths
 
     def identity(self, conn: Any, id_: str, olds: dict[str, Any]) -> Any:
         pool = pools.lookup(conn, uuid=id_)
@@ -61,44 +76,76 @@ class PoolLogic(ResourceLogic):
 
     def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
         spec = self.canonical(inputs)
-        own_uuid = self.own_uuid(spec)
-
-        def leftover(conn: Any) -> Any:
-            """A pool of this name with the uuid this resource derives: made by an interrupted create of
-            this very resource (a run killed mid-way, or this call's lost connection)."""
-            existing = pools.lookup(conn, name=spec["name"])
-            return existing if existing is not None and own_uuid and existing.UUIDString() == own_uuid else None
-
-        def remove_leftover(conn: Any) -> None:
-            found = leftover(conn)
-            if found is not None:
-                pools.undefine_leftover(found)  # stop and undefine; its storage is kept
+        # build_mode overwrite formats the device on the first create of this resource only: a
+        # replacement finds the data of the pool it replaces there.
+        first = not self.was_in_state(spec)
 
         def run(conn: Any) -> tuple[pools.PoolState, bool]:
-            remove_leftover(conn)
             existing = pools.lookup(conn, name=spec["name"])
             if existing is not None:
-                if not spec.get("adopt"):
-                    raise LibvirtOpError(f"a pool named {spec['name']!r} already exists on this host (uuid "
-                                         f"{existing.UUIDString()}); choose another name, or set adopt=true to "
-                                         "manage it")
-                return self._adopt(existing, spec), True
-            return pools.create(conn, spec), False
+                if spec.get("adopt"):
+                    return self._adopt(existing, spec), True
+                if spec.get("uuid") and existing.UUIDString() == spec["uuid"]:
+                    return self._take_over(existing, spec), False
+                raise LibvirtOpError(f"a pool named {spec['name']!r} already exists on this host (uuid "
+                                     f"{existing.UUIDString()}); choose another name, or set adopt=true to "
+                                     "manage it")
+            return pools.create(conn, spec, overwrite=first), False
 
-        state, adopted = self.call(spec, ctx, run, on_reconnect=remove_leftover)
+        # (Safe to run again after a lost connection: a pool the lost attempt defined is found under this
+        # name and uuid, identical, and taken over.)
+        state, adopted = self.call(spec, ctx, run)
         return state.uuid, self._outputs(spec, state, adopted, ctx)
 
-    def _adopt(self, pool: Any, spec: dict[str, Any]) -> pools.PoolState:
+    def _differences(self, pool: Any, spec: dict[str, Any]) -> list[str]:
         current = pools.state(pool)
         differences = [f"{k}: host has {v!r}" for k, v in xml_differences(spec, current.observed).items()]
         if spec.get("uuid") and spec["uuid"] != current.uuid:
             differences.append(f"uuid: host has {current.uuid!r}")
+        return differences
+
+    @staticmethod
+    def _refuse_secret_material(pool: Any, spec: dict[str, Any], what: str) -> None:
+        """A definition made outside this provider holding a password or key in its options: starting the
+        pool would put it on mount's command line (ps) and in libvirt's errors; refused before anything
+        starts it."""
+        refused = secret_option_failures(pools.state(pool).observed)
+        if refused:
+            raise LibvirtOpError(f"{what}: pool {spec['name']!r} holds secret material in its definition on the "
+                                 "host (" + "; ".join(str(f) for f in refused) + "). Move it out of the definition "
+                                 f"(virsh pool-edit {spec['name']}: a credentials= file, a CephSecret), then run "
+                                 "again.")
+
+    def _adopt(self, pool: Any, spec: dict[str, Any]) -> pools.PoolState:
+        self._refuse_secret_material(pool, spec, "adopt")
+        differences = self._differences(pool, spec)
         if differences:
             raise LibvirtOpError(f"adopt: pool {spec['name']!r} exists with another definition ("
                                  + "; ".join(differences) + "). Make the program match the host, or remove "
                                  "adopt and use another name.")
         pools.set_active(pool, spec.get("start", True))
         pools.set_autostart(pool, spec.get("autostart", True))
+        return pools.state(pool)
+
+    def _take_over(self, pool: Any, spec: dict[str, Any]) -> pools.PoolState:
+        """A pool with this name and this resource's own uuid (derived from the stack and resource name,
+        or given) that this stack's state does not hold: defined by a create of this resource whose
+        reply was lost (a lost connection, a killed CLI), or left by an earlier stack of the same name
+        (`pulumi stack rm`, `pulumi state delete`), another checkout or state backend. When its
+        definition is the one the program declares it is managed as it is: started (built first, never
+        formatted, when it never was) and autostarted as declared. Otherwise it is left as it is and
+        refused with the way out: it is never redefined, rebuilt or formatted."""
+        differences = self._differences(pool, spec)
+        if differences:
+            raise LibvirtOpError(
+                f"a pool named {spec['name']!r} with this resource's uuid {pool.UUIDString()} already exists, with "
+                f"another definition ({'; '.join(differences)}), and this stack's state does not hold it (an "
+                "earlier stack of the same name, `pulumi state delete`, another checkout or state backend); it is "
+                "left as it is. Make the program declare what the host has (it is then taken over), or set "
+                f"adopt=true to manage it as it is, or undefine it (`virsh pool-undefine {spec['name']}`, its "
+                "storage is kept) and run again.")
+        self._refuse_secret_material(pool, spec, "taking over")
+        pools.finish(pool, spec)
         return pools.state(pool)
 
     def _outputs(self, spec: dict[str, Any], state: pools.PoolState, adopted: bool, ctx: Context
@@ -168,6 +215,17 @@ def target_path_of(spec: dict[str, Any]) -> Any:
     if not isinstance(spec.get("type"), str):
         return UNKNOWN
     return effective_target_path(spec["type"], spec.get("name"), target.get("path"), source.get("name"))
+
+
+def _forced_target_path(spec: dict[str, Any]) -> str | None:
+    """The target path libvirt gives a logical or zfs pool in place of a different one written (it
+    derives it from the volume group or zpool); None when the written one is libvirt's, or none is
+    written. libvirt then reports its own, and a refresh would make every later `up` replace the pool."""
+    given = (spec.get("target") or {}).get("path") if isinstance(spec.get("target"), dict) else None
+    if spec.get("type") not in ("logical", "zfs") or not isinstance(given, str) or is_unknown(given):
+        return None
+    forced = target_path_of(spec)
+    return forced if isinstance(forced, str) and forced != given else None
 
 
 def as_live(spec: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
