@@ -139,24 +139,27 @@ def test_a_create_the_engine_never_recorded_is_taken_over_only_while_it_is_that_
     """A CLI killed after a create returned and before the engine wrote it down leaves a whole volume
     the state does not know (measured: the rerun failed on 'already exists'). The create's intent,
     kept until a call shows the engine holds the resource, lets the rerun take that very volume over;
-    anything else with the name (another volume, other capacity, or once the state holds it) is
-    still refused, never deleted."""
+    anything else with the name (another volume, other capacity, a file changed since the create
+    returned, or once the state holds it) is still refused, never deleted."""
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
     pool = make_dir_pool("made")
     raw = {"pool": pool.name, "pool_type": "dir", "name": "disk.raw", "format": "raw", "capacity": "4MiB",
            "__seed": "stack/urn-of-disk"}
     inputs = VOLUMES.check({}, raw, CTX).inputs
     key, outs = VOLUMES.create(inputs, CTX)
-    with open(pool.path / "disk.raw", "r+b") as f:
-        f.write(b"made by the killed run")
+    made = os.stat(pool.path / "disk.raw")
     again, _ = VOLUMES.create(inputs, CTX)  # the rerun: the engine never recorded the first create
-    assert again == key and (pool.path / "disk.raw").read_bytes().startswith(b"made by the killed run")
+    assert again == key and os.stat(pool.path / "disk.raw").st_ino == made.st_ino, "that very file, taken over"
     bigger = VOLUMES.check({}, {**raw, "capacity": "8MiB"}, CTX).inputs
     with pytest.raises(LibvirtOpError, match="already exists"):
         VOLUMES.create(bigger, CTX)  # not the volume as declared: refused, kept
+    with open(pool.path / "disk.raw", "r+b") as f:
+        f.write(b"written since")  # not the volume that create returned any more (or another file there)
+    with pytest.raises(LibvirtOpError, match="already exists"):
+        VOLUMES.create(inputs, CTX)
     VOLUMES.diff(key, outs, inputs, CTX)  # the engine holds it: the intent has served
+    assert not list((tmp_path / "home").rglob("*.json")), "the intent is gone with it"
     with pytest.raises(LibvirtOpError, match="already exists"):
         VOLUMES.create(inputs, CTX)  # e.g. after `pulumi state delete`: adopt=true, never a silent take
-    assert (pool.path / "disk.raw").read_bytes().startswith(b"made by the killed run")
+    assert (pool.path / "disk.raw").read_bytes().startswith(b"written since")
     VOLUMES.delete(key, outs, CTX)
-    assert not list((tmp_path / "home").rglob("*.json")), "no intent left"

@@ -57,38 +57,38 @@ def _set_value(secret: libvirt.virSecret, kind: SecretKind, value: str) -> None:
         raise explain(e, f"setting the value of secret {secret.UUIDString()}") from e
 
 
-def _holds_other_value(secret: libvirt.virSecret, kind: SecretKind, value: str) -> bool:
-    """Whether the secret holds a value other than `value` (a private one counts: it cannot be
-    compared). A secret without a value holds none."""
+def holds_value(secret: libvirt.virSecret, kind: SecretKind, value: str) -> bool | None:
+    """Whether the secret holds exactly `value`: None when that cannot be told (a private secret's
+    value is never given back); a secret without a value holds none."""
     try:
-        return secret.value(0) != kind.encode(value, "value")
+        return bool(secret.value(0) == kind.encode(value, "value"))
     except libvirt.libvirtError as e:
-        return "does not have a value" not in (e.get_error_message() or "")
+        if "does not have a value" in (e.get_error_message() or ""):
+            return False
+        return None
 
 
-def create(conn: libvirt.virConnect, kind: SecretKind, spec: dict[str, Any], *, own_uuid: str | None = None
-           ) -> tuple[SecretState, bool]:
-    """Define and set the value; (state, adopted). Undefines again when setting the value fails.
-    `own_uuid`: the uuid this resource derives; a secret of this usage with it was left by an
-    interrupted create of the same resource, and is removed and made again."""
-    existing = by_usage(conn, kind, spec["usage_name"])
-    if existing is not None and own_uuid and existing.UUIDString() == own_uuid:
-        undo_quietly(existing.undefine)
-        existing = by_usage(conn, kind, spec["usage_name"])
-    if existing is not None:
-        if not spec.get("adopt"):
-            raise LibvirtOpError(f"a {kind.usage_type} secret with usage {spec['usage_name']!r} already exists (uuid "
-                                 f"{existing.UUIDString()}); choose another usage_name or set adopt=true")
-        if spec.get("value") is not None:
-            if kind.value_change_loses and not spec.get("allow_value_change") \
-                    and _holds_other_value(existing, kind, spec["value"]):
-                raise LibvirtOpError(
-                    f"adopt: the {kind.usage_type} secret {spec['usage_name']!r} already holds a value that is not "
-                    f"the given one, or cannot be read back (private); setting it: {kind.value_change_loses}. Leave "
-                    "value out to keep the secret's own, or set allow_value_change=true once that data uses the new "
-                    "value")
-            _set_value(existing, kind, spec["value"])
-        return state_of(existing), True
+def has_value(secret: libvirt.virSecret) -> bool | None:
+    """Whether the secret holds a value at all (None: cannot be told, it is private)."""
+    try:
+        secret.value(0)
+        return True
+    except libvirt.libvirtError as e:
+        if "does not have a value" in (e.get_error_message() or ""):
+            return False
+        return None
+
+
+def undefine(secret: libvirt.virSecret, why: str) -> None:
+    try:
+        secret.undefine()
+    except libvirt.libvirtError as e:
+        if not is_gone(e):
+            raise explain(e, f"undefining secret {secret.UUIDString()} ({why})") from e
+
+
+def define(conn: libvirt.virConnect, kind: SecretKind, spec: dict[str, Any]) -> SecretState:
+    """Define the secret and set its value; undefined again when setting the value fails."""
     uuid = spec.get("uuid") or str(uuidlib.uuid4())
     with contextlib.ExitStack() as undo:
         try:
@@ -100,7 +100,31 @@ def create(conn: libvirt.virConnect, kind: SecretKind, spec: dict[str, Any], *, 
             _set_value(secret, kind, spec["value"])
         result = state_of(secret)
         undo.pop_all()
-        return result, False
+        return result
+
+
+def adopt(existing: libvirt.virSecret, kind: SecretKind, spec: dict[str, Any]) -> SecretState:
+    """Take an existing secret as it is; its value is set when the program gives one, unless that
+    would lose data encrypted with the old one (refused without allow_value_change)."""
+    if spec.get("value") is not None:
+        if kind.value_change_loses and not spec.get("allow_value_change") \
+                and not holds_value(existing, kind, spec["value"]):
+            raise LibvirtOpError(
+                f"adopt: the {kind.usage_type} secret {spec['usage_name']!r} already holds a value that is not "
+                f"the given one, or cannot be read back (private); setting it: {kind.value_change_loses}. Leave "
+                "value out to keep the secret's own, or set allow_value_change=true once that data uses the new "
+                "value")
+        _set_value(existing, kind, spec["value"])
+    return state_of(existing)
+
+
+def take_over(existing: libvirt.virSecret, kind: SecretKind, spec: dict[str, Any], *, set_value: bool
+              ) -> SecretState:
+    """Manage a secret found under this resource's own uuid as it is; its value is set only when the
+    caller established that this loses nothing (it had none, or a run of this resource made it)."""
+    if set_value and spec.get("value") is not None:
+        _set_value(existing, kind, spec["value"])
+    return state_of(existing)
 
 
 def read(conn: libvirt.virConnect, uuid: str) -> SecretState | None:

@@ -11,7 +11,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import libvirt
 from lxml import etree
@@ -150,9 +150,11 @@ def lookup(pool: libvirt.virStoragePool, name: str) -> libvirt.virStorageVol | N
 
 
 def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
-           pool: libvirt.virStoragePool | None = None) -> VolumeState:
+           pool: libvirt.virStoragePool | None = None,
+           created: Callable[[libvirt.virStorageVol], object] | None = None) -> VolumeState:
     """Create the volume; on any later failure it is deleted again. `pool`: the active pool
-    spec["pool"], when the caller has looked it up already."""
+    spec["pool"], when the caller has looked it up already. `created(vol)` runs as soon as libvirt
+    returned the volume, before it is filled (uploaded, grown)."""
     pool = pool or active_pool(conn, spec["pool"])
     pool_spec = pool_spec_of(pool)
     pool_type = pool_spec["type"]
@@ -221,6 +223,8 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], name: str,
                                      e) from e
             raise explain(e, f"creating volume {name} in pool {spec['pool']}") from e
         undo.callback(undo_quietly, lambda: vol.delete(0))
+        if created is not None:
+            created(vol)
         if source_vol is not None and vol.info()[1] < int(capacity):
             # rbd clones at the source's size whatever the XML asks for: grow to what was asked.
             resize(vol, int(capacity), allow_shrink=False)
@@ -258,15 +262,25 @@ def _no_room(pool: libvirt.virStoragePool, pool_name: str, name: str, needed: in
         "gets write errors).")
 
 
-def remove_leftover(conn: libvirt.virConnect, pool_name: str, name: str) -> None:
-    """Delete the volume an interrupted create of the same resource left (possibly half written)."""
+def identity(vol: libvirt.virStorageVol) -> dict[str, Any]:
+    """What tells this volume from another of the same name made later: its key (an LVM uuid is new
+    with every volume; a path is not) and, for a file, when it last changed (libvirt's ctime)."""
     try:
-        pool = conn.storagePoolLookupByName(pool_name)
-        if pool.isActive():
-            pool.storageVolLookupByName(name).delete(0)
+        observed = parse_volume(vol.XMLDesc(0))
+        return {"key": observed.get("key") or vol.key(), "ctime": observed.get("ctime")}
+    except libvirt.libvirtError as e:
+        raise explain(e, f"reading volume {_name_of(vol)}") from e
+
+
+def remove_leftover(pool: libvirt.virStoragePool, vol: libvirt.virStorageVol) -> None:
+    """Delete the volume an interrupted create of the same resource left (possibly half written):
+    this very one, which the caller identified as that create's (resources/intents.py)."""
+    try:
+        vol.delete(0)
     except libvirt.libvirtError as e:
         if not is_gone(e):
-            raise explain(e, f"removing volume {name}, left in pool {pool_name} by an interrupted create") from e
+            raise explain(e, f"removing volume {_name_of(vol)}, left in pool {_name_of(pool)} by an interrupted "
+                          "create") from e
 
 
 #: qemu-img times its LUKS key derivation with the thread's CPU clock; where the kernel accounts CPU

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import importer
-from ..ops import secrets
-from ..spec.fields import is_unknown
+from ..ops import connection, secrets
+from ..ops.errors import LibvirtOpError
+from ..spec.fields import Failures, Policy, contains_unknown, is_unknown
 from ..spec.secret import SECRET_KINDS, SECRET_SCHEMAS, SecretKind, check_secret, fingerprint, fingerprint_matches
 from ..spec.units import SpecError
-from .base import Context, Read, ResourceLogic
+from . import intents
+from .base import SEED_KEY, Context, Read, ResourceLogic
 
 SECRET_INPUTS = ("value",)
 
@@ -47,7 +49,29 @@ class SecretLogic(ResourceLogic):
                               f"{self.kind.value_change_loses}. Re-encrypt that data with the new value first "
                               "(qemu-img amend for LUKS volumes), then set allow_value_change=true; or keep the "
                               "old value")]
-        return []
+        return self._replacement_refusals(olds, spec, ctx)
+
+    def _replacement_refusals(self, olds: dict[str, Any], spec: dict[str, Any], ctx: Context) -> list[SpecError]:
+        """A replacement defines a new secret with the program's value; without one (an imported or
+        adopted secret, whose value the program never gave) the new secret would be empty, and libvirt
+        never gives a value back to carry over: refused, with the way out."""
+        if not olds or spec.get("value") is not None:
+            return []
+        try:  # (the old inputs with their defaults, as check made them)
+            olds = {**olds, **self.validate(self.inputs_only({**olds, "value": None}))}
+        except Failures:
+            pass
+        replaced = [p for p in self.changed_inputs(olds, spec) if self.policy(p) & Policy.REPLACE
+                    and not contains_unknown(spec.get(p.split(".")[0]))]
+        if "uri" in replaced and _same_uri(olds.get("uri"), spec.get("uri"), ctx):
+            replaced.remove("uri")  # (the same host, written another way: no replacement)
+        if not replaced:
+            return []
+        return [SpecError(replaced[0], f"changing {', '.join(replaced)} replaces this {self.kind.resource}, and the "
+                          f"program gives no value: the secret made in its place would be empty (libvirt never "
+                          f"gives a value back to carry over), and whatever uses it would fail. Give value (the "
+                          f"{self.kind.value_noun} it holds, as a secret: pulumi config set --secret ...), or keep "
+                          f"{', '.join(replaced)} as {'it is' if len(replaced) == 1 else 'they are'}")]
 
     def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
         value = news.get("value")
@@ -93,12 +117,85 @@ class SecretLogic(ResourceLogic):
 
     def create(self, inputs: dict[str, Any], ctx: Context) -> tuple[str, dict[str, Any]]:
         spec = self.canonical(inputs)
-        own = self.own_uuid(spec)
-        state, adopted = self.call(spec, ctx, lambda conn: secrets.create(conn, self.kind, spec, own_uuid=own))
+        seed, usage, kind = spec.get(SEED_KEY), spec["usage_name"], self.kind
+        intent = self._intent(spec, ctx)
+
+        def run(conn: Any) -> tuple[secrets.SecretState, bool]:
+            existing = secrets.by_usage(conn, kind, usage)
+            record = intents.recorded(intent) if existing is not None and seed else None
+            if existing is not None and record is not None and not record.get("made") \
+                    and record.get("uuid") == existing.UUIDString():
+                # An interrupted create of this very resource defined it and never returned: nothing can
+                # have used it (its dependents wait for its uuid).
+                secrets.undefine(existing, "left by an interrupted create")
+                existing = None
+            if existing is None:
+                if seed:
+                    intents.begin(intent, uuid=spec.get("uuid"))
+                return secrets.define(conn, kind, spec), False
+            if spec.get("adopt"):
+                return secrets.adopt(existing, kind, spec), True
+            if spec.get("uuid") and existing.UUIDString() == spec["uuid"]:
+                made_here = bool(record and record.get("made") and record.get("uuid") == spec["uuid"])
+                return self._take_over(existing, spec, made_here), False
+            raise LibvirtOpError(f"a {kind.usage_type} secret with usage {usage!r} already exists (uuid "
+                                 f"{existing.UUIDString()}); choose another usage_name or set adopt=true")
+
+        state, adopted = self.call(spec, ctx, run, on_reconnect=lambda conn: None)
+        if seed and not adopted:
+            intents.made(intent, uuid=state.uuid)  # until a call shows the state holds it (intents.py)
         fp = fingerprint(spec["value"], state.uuid, self.kind) if spec.get("value") else (state.fingerprint or "")
         return state.uuid, self._outputs(spec, state, fp, adopted, ctx)
 
+    def _take_over(self, existing: Any, spec: dict[str, Any], made_here: bool) -> secrets.SecretState:
+        """A secret with this usage and this resource's own uuid (derived from the stack and resource
+        name, or given) that this stack's state does not hold: left by an earlier stack of the same
+        name (`pulumi stack rm`, `pulumi state delete`), another checkout or backend, or a run whose
+        state was lost after it returned. It is managed as it is when it is provably what the program
+        declares; otherwise it is left alone and refused with the way out. Never redefined, and never
+        given another value: a LUKS volume encrypted with the old one would no longer open."""
+        kind, value, uuid = self.kind, spec.get("value"), existing.UUIDString()
+        current = secrets.state_of(existing).observed
+        differences = [f"{k}: host has {current.get(k)!r}" for k in ("private", "ephemeral")
+                       if current.get(k) != spec.get(k)]
+        if (current.get("description") or None) != (spec.get("description") or None):
+            differences.append("description differs")
+        holds = secrets.holds_value(existing, kind, value) if isinstance(value, str) else None
+        empty = secrets.has_value(existing) is False
+        if not differences and (holds or empty or (made_here and not kind.value_change_loses)):
+            # Its value is the program's, or it has none (nothing can use it), or a run of this resource
+            # set it and the value is only presented to a server (rotated beside it): set it.
+            return secrets.take_over(existing, kind, spec, set_value=not holds)
+        if holds is False:
+            why = "holds another value"
+        elif holds is None and value is not None:
+            why = "holds a value that cannot be read back (private), so it may not be the program's"
+        else:
+            why = "differs from the program"
+        detail = f" ({'; '.join(differences)})" if differences else ""
+        raise LibvirtOpError(
+            f"a {kind.usage_type} secret with usage {spec['usage_name']!r} and this resource's uuid {uuid} already "
+            f"exists but this stack's state does not hold it (an earlier stack of the same name, `pulumi state "
+            f"delete`, another checkout or state backend); it {why}{detail}, and is left as it is"
+            + (f": setting it, {kind.value_change_loses}" if kind.value_change_loses else "")
+            + ". Set adopt=true to manage it as it is (leave value out to keep its value), or, if nothing uses it, "
+            f"`virsh secret-undefine {uuid}` and run again.")
+
+    def _intent(self, props: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        # (the URI as the outputs hold it: libvirt's default filled in)
+        return {"seed": props.get(SEED_KEY), "uri": connection.effective_uri(self.uri_of(props, ctx)),
+                "kind": "secret", "usage_type": self.kind.usage_type, "usage": props.get("usage_name")}
+
+    def _recorded(self, props: dict[str, Any], ctx: Context) -> None:
+        """The engine holds this resource: its create's intent has served (see intents.py)."""
+        if props.get(SEED_KEY) and props.get("usage_name"):
+            try:
+                intents.end(self._intent(props, ctx))
+            except Exception:  # noqa: BLE001 - a host that does not answer: the intent expires on its own
+                pass
+
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
+        self._recorded(props, ctx)
         state = self.call(props, ctx, lambda conn: secrets.read(conn, id_))
         if state is None:
             return Read("", {})
@@ -112,6 +209,7 @@ class SecretLogic(ResourceLogic):
         return Read(id_, self._outputs(live, state, fp, bool(props.get("adopted")), ctx))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        self._recorded(olds, ctx)
         spec = self.canonical(news)
         value = spec.get("value")
         value_changed = value is not None and not fingerprint_matches(value, id_, olds.get("value_fingerprint"),
@@ -123,9 +221,19 @@ class SecretLogic(ResourceLogic):
         return self._outputs(spec, state, fp, bool(olds.get("adopted")), ctx)
 
     def delete(self, id_: str, props: dict[str, Any], ctx: Context) -> None:
+        self._recorded(props, ctx)
         if props.get("adopted"):
             return
         self.call(props, ctx, lambda conn: secrets.delete(conn, id_))
+
+
+def _same_uri(old: Any, new: Any, ctx: Context) -> bool:
+    """Whether two `uri` inputs reach the same host once the stack's and libvirt's defaults are filled
+    in (a host that cannot be asked counts as the same: the diff decides then, against the host)."""
+    try:
+        return bool(connection.effective_uri(ctx.resolve(old)) == connection.effective_uri(ctx.resolve(new)))
+    except Exception:  # noqa: BLE001 - see above
+        return True
 
 
 SECRETS = SecretLogic(SECRET_KINDS["CephSecret"])

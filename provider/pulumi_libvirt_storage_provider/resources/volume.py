@@ -4,6 +4,7 @@ uploaded; grow; wipe and delete, or release when adopted)."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import libvirt
@@ -127,25 +128,25 @@ class VolumeLogic(ResourceLogic):
             return known[0]
 
         making = [False]
-        made_before: list[str | None] = [None]
 
-        def remove_leftover(conn: Any) -> None:
-            record = None if making[0] or not seed else intents.recorded(intent())
-            if record is not None and isinstance(record.get("made"), str):
-                made_before[0] = record["made"]  # whole: taken over below if it is still that volume
-            elif making[0] or record is not None:
-                volumes.remove_leftover(conn, spec["pool"], name)
+        def lost(_conn: Any) -> None:
+            if making[0] and seed:
+                intents.note(intent(), lost_at=time.time())  # (the end of the interrupted create's window)
 
         def run(conn: Any) -> tuple[volumes.VolumeState, bool]:
-            remove_leftover(conn)
             pool = volumes.active_pool(conn, spec["pool"])
             existing = volumes.lookup(pool, name)
-            if existing is not None:
-                if made_before[0] and not spec.get("adopt") and existing.key() == made_before[0]:
+            if existing is not None and seed and not spec.get("adopt"):
+                left = _left_by(intents.recorded(intent()), pool, existing)
+                if left == "interrupted":
+                    volumes.remove_leftover(pool, existing)  # never held anything but that create's bytes
+                    existing = None
+                elif left == "made":
                     state = volumes.state_of(pool, existing, declared=spec.get("format"),
                                              encryption=spec.get("encryption"))
                     if spec.get("capacity") is None or state.observed.get("capacity") == spec["capacity"]:
                         return state, False  # made by this resource in a run the engine did not record
+            if existing is not None:
                 if not spec.get("adopt"):
                     raise LibvirtOpError(f"a volume named {name!r} already exists in pool {spec['pool']!r}; choose "
                                          "another name, or set adopt=true to manage it")
@@ -156,13 +157,15 @@ class VolumeLogic(ResourceLogic):
                 raise LibvirtOpError(f"adopt: no volume named {name!r} in pool {spec['pool']!r}, and without "
                                      "capacity there is nothing to create")
             if seed:
-                intents.begin(intent())
+                intents.begin(intent(), pool_uuid=pool.UUIDString())
             making[0] = True
-            return volumes.create(conn, spec, name, pool), False
+            return volumes.create(conn, spec, name, pool, created=lambda vol: intents.note(
+                intent(), key=vol.key()) if seed else None), False
 
         try:
-            state, adopted = self.call(spec, ctx, run, on_reconnect=remove_leftover)
+            state, adopted = self.call(spec, ctx, run, on_reconnect=lost)
         except ConnectionLost:
+            lost(None)
             raise  # the intent stays: the next run removes what this one may have left
         except Exception as e:
             if making[0]:
@@ -176,7 +179,8 @@ class VolumeLogic(ResourceLogic):
             raise
         outputs = self._outputs(spec, state, adopted, ctx)  # (should this fail, the intent stays)
         if seed and not adopted:
-            intents.made(intent(), state.observed["key"])  # until a call shows the state holds it
+            # until a call shows the state holds it (see intents.py)
+            intents.made(intent(), key=state.observed["key"], ctime=state.observed.get("ctime"))
         return state.observed["key"], outputs
 
     def _left_by_failed_create(self, spec: dict[str, Any], ctx: Context, error: Exception) -> bool:
@@ -201,10 +205,6 @@ class VolumeLogic(ResourceLogic):
         """The engine holds this resource: its create's intent has served (see intents.py)."""
         if props.get(SEED_KEY):
             intents.end(self._intent(props, ctx))
-
-    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> Diff:
-        self._recorded(olds, ctx)
-        return super().diff(id_, olds, news, ctx)
 
     def diff_extra(self, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> list[str]:
         # The mode changed on the host (read back by a refresh) while the program's stayed: an update,
@@ -247,7 +247,8 @@ class VolumeLogic(ResourceLogic):
 
     def _outputs(self, spec: dict[str, Any], state: volumes.VolumeState, adopted: bool, ctx: Context
                  ) -> dict[str, Any]:
-        computed = {**state.outputs(), "adopted": adopted, "disk_xml": disk_xml(state.disk, *_target(spec))}
+        computed = {**state.outputs(), "adopted": adopted, "disk_xml": disk_xml(state.disk, *_target(spec)),
+                    "current_pool": state.pool}
         return self.outputs(spec, computed, ctx)
 
     def import_(self, id_: str, ctx: Context) -> tuple[Read, dict[str, Any]]:
@@ -264,10 +265,14 @@ class VolumeLogic(ResourceLogic):
         if found is None:
             return Read("", {}), {}
         pool, vol, args = found
-        spec = {**self.validate({**args, "adopt": True}), "adopt": False}  # (adopt: no capacity needed)
+        # A volume this provider would only adopt (a format qemu-img cannot write, capacity 0, an LVM
+        # snapshot, legacy encryption, a LUN) is imported as adopted: released on destroy, never deleted,
+        # as the program `pulumi import` prints declares it (adopt=true).
+        adopted = bool(args.get("adopt"))
+        spec = {**self.validate({**args, "adopt": True}), "adopt": adopted}  # (adopt: no capacity needed)
         state = self.call({}, ctx, lambda conn: volumes.state_of(pool, vol, declared=spec.get("format"),
                                                                  encryption=spec.get("encryption")))
-        return Read(state.observed["key"], self._outputs(spec, state, False, ctx)), args
+        return Read(state.observed["key"], self._outputs(spec, state, adopted, ctx)), args
 
     def read(self, id_: str, props: dict[str, Any], ctx: Context) -> Read:
         self._recorded(props, ctx)
@@ -290,7 +295,11 @@ class VolumeLogic(ResourceLogic):
             return Read(id_, {k: v for k, v in props.items() if k != "__provider"})
         live = self.inputs_only(props)
         observed = state.observed
-        live["name"], live["pool"] = observed.get("name"), state.pool
+        # The pool stays the one the program declares: a pool renamed or redefined outside Pulumi over
+        # the same storage still holds the volume (found by its key), and a `pool` read back from the
+        # host would make the next `up` replace, so delete, it. current_pool reports where it is now.
+        live["name"] = observed.get("name")
+        live["pool"] = props.get("pool") or state.pool
         # The declared format stays the truth: libvirt probes a file's format from its content, which
         # the guest writes (current_format reports what libvirt sees).
         cap, live_cap = live.get("capacity"), observed.get("capacity")
@@ -340,6 +349,26 @@ class VolumeLogic(ResourceLogic):
         self.call(props, ctx, lambda conn: volumes.delete(conn, id_, wipe=props.get("wipe_on_destroy"),
                                                           pool_name=props.get("pool"), name=props.get("name"),
                                                           pool_type=props.get("pool_type")))
+
+
+def _left_by(record: dict[str, Any] | None, pool: Any, vol: Any) -> str | None:
+    """Whether `vol`, found under the name this resource creates, is what an earlier create of this
+    very resource left (its intent, see intents.py): "interrupted" (cut short: remove it and make it
+    again), "made" (whole, returned to a run the engine did not record: take it over), or None
+    (someone else's, or an intent too old or about another object: refuse, as any name conflict)."""
+    if record is None or record.get("pool_uuid") not in (None, pool.UUIDString()):
+        return None
+    found = volumes.identity(vol)
+    if record.get("made"):
+        same = record.get("key") == found["key"] and record.get("ctime") == found["ctime"]
+        return "made" if same else None
+    if record.get("pool_uuid") is None:
+        return None  # (an intent of an older version, which recorded no pool: not enough to delete by)
+    if record.get("key") is not None and record["key"] != found["key"]:
+        return None
+    if found["ctime"] is not None and not intents.changed_within(record, found["ctime"]):
+        return None  # a file changed outside that create's window is not its leftover
+    return "interrupted"
 
 
 def _watched(olds: dict[str, Any]) -> bool:

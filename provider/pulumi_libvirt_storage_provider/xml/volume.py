@@ -116,4 +116,7 @@ def parse_volume(xml: str) -> dict[str, Any]:
         "backing_store": backing_store,
         "qcow2": qcow2 or None,
         "encryption": encryption_from(target),
+        # (files: when the file last changed, "seconds.nanoseconds"; part of what identifies the file a
+        # create made, resources/intents.py)
+        "ctime": child_text(target, "timestamps/ctime") if target is not None else None,
     })
