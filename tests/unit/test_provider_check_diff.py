@@ -176,8 +176,22 @@ def test_check_reuses_the_generated_name_when_the_prefix_is_the_same():
     first = checked(StoragePoolProvider(), news)
     again = checked(StoragePoolProvider(), news, olds=first)
     assert again["name"] == first["name"]
+
+
+
+def test_an_auto_name_is_kept_when_the_resource_is_renamed_with_an_alias():
+    """A resource renamed with an alias comes with its old inputs and a new name: a new auto-name
+    would replace it (measured before: the volume came back empty). A name the program gave and no
+    longer gives is chosen afresh."""
+    news = {"__name_prefix": "pool", "type": "dir", "target": {"path": "/srv/p"}}
+    first = checked(StoragePoolProvider(), news)
     renamed = checked(StoragePoolProvider(), {**news, "__name_prefix": "other"}, olds=first)
-    assert renamed["name"].startswith("other-")
+    assert renamed["name"] == first["name"] and renamed["__name_prefix"] == "pool"
+    again = checked(StoragePoolProvider(), {**news, "__name_prefix": "other"}, olds=renamed)
+    assert again["name"] == first["name"], "and in every run after the rename"
+    explicit = checked(StoragePoolProvider(), {**news, "name": "images"})
+    dropped = checked(StoragePoolProvider(), news, olds=explicit)
+    assert re.fullmatch(r"pool-[0-9a-f]{8}", dropped["name"])
 
 
 def test_explicit_name_wins_over_the_prefix():

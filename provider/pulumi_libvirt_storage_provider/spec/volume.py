@@ -132,6 +132,9 @@ VOLUME_SCHEMA = ResourceSchema(
         Field("current_capacity", Kind.INTEGER, "Capacity in bytes, as libvirt reports it.", C),
         Field("current_allocation", Kind.INTEGER, "Allocated bytes, as libvirt reports it.", C),
         Field("current_format", Kind.STRING, "Format, as libvirt reports it.", C),
+        Field("current_pool", Kind.STRING, "The pool libvirt finds the volume in (by its key): another than "
+              "`pool` after the pool was renamed or redefined outside Pulumi over the same storage, which `pulumi "
+              "refresh` reports and nothing replaces.", C),
         Field("current_permissions", Kind.OBJECT, "Mode, owner, group and label of the volume on the host, as "
               "libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside "
               "Pulumi).", C, fields=tuple(Field(f.name, f.kind, f.doc, C) for f in PERMISSIONS.fields)),

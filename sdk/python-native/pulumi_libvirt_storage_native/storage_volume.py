@@ -443,6 +443,7 @@ class StorageVolume(pulumi.CustomResource):
             __props__.__dict__["current_capacity"] = None
             __props__.__dict__["current_format"] = None
             __props__.__dict__["current_permissions"] = None
+            __props__.__dict__["current_pool"] = None
             __props__.__dict__["disk"] = None
             __props__.__dict__["disk_xml"] = None
             __props__.__dict__["key"] = None
@@ -482,6 +483,7 @@ class StorageVolume(pulumi.CustomResource):
         __props__.__dict__["current_capacity"] = None
         __props__.__dict__["current_format"] = None
         __props__.__dict__["current_permissions"] = None
+        __props__.__dict__["current_pool"] = None
         __props__.__dict__["disk"] = None
         __props__.__dict__["disk_target"] = None
         __props__.__dict__["disk_xml"] = None
@@ -594,6 +596,14 @@ class StorageVolume(pulumi.CustomResource):
         (changes in place) Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi).
         """
         return pulumi.get(self, "current_permissions")
+
+    @_builtins.property
+    @pulumi.getter(name="currentPool")
+    def current_pool(self) -> pulumi.Output[_builtins.str]:
+        """
+        (changes in place) The pool libvirt finds the volume in (by its key): another than `pool` after the pool was renamed or redefined outside Pulumi over the same storage, which `pulumi refresh` reports and nothing replaces.
+        """
+        return pulumi.get(self, "current_pool")
 
     @_builtins.property
     @pulumi.getter

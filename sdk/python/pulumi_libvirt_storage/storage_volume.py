@@ -74,6 +74,8 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
     """Allocated bytes, as libvirt reports it."""
     current_format: pulumi.Output[str]
     """Format, as libvirt reports it."""
+    current_pool: pulumi.Output[str]
+    """The pool libvirt finds the volume in (by its key): another than `pool` after the pool was renamed or redefined outside Pulumi over the same storage, which `pulumi refresh` reports and nothing replaces."""
     current_permissions: pulumi.Output[Mapping[str, Any]]
     """Mode, owner, group and label of the volume on the host, as libvirt reports them (a file's or device's own; `pulumi refresh` shows a change made outside Pulumi)."""
     disk: pulumi.Output[Mapping[str, Any]]
@@ -166,6 +168,7 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props["current_capacity"] = None
         props["current_allocation"] = None
         props["current_format"] = None
+        props["current_pool"] = None
         props["current_permissions"] = None
         props["disk"] = None
         props["disk_xml"] = None
