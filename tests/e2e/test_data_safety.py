@@ -89,6 +89,35 @@ def test_a_pool_replaced_over_the_same_storage_does_not_take_its_volumes(project
     p.destroy()
 
 
+POOL_URI_TO_DISK = '''
+import pulumi
+from pulumi_libvirt_storage import StoragePool, StorageVolume
+
+cfg = pulumi.Config()
+pool = StoragePool("pool", name=cfg.require("pool"), type="dir", uuid=cfg.get("poolUuid"),
+                   target={"path": cfg.require("path")})
+disk = StorageVolume("disk", pool=pool.name, name="disk.img", format="raw", capacity="16MiB", uri=pool.uri)
+pulumi.export("path", disk.path)
+'''
+
+
+def test_a_volume_given_its_pools_uri_previews_what_up_does_when_the_pool_is_replaced(project, conn, tmp_path) -> None:
+    """Measured before: the pool's `uri` output was unknown in the preview of its replacement, so a
+    volume declared with `uri=pool.uri` previewed a replacement (its uri "changing") that `up`, with
+    the uri known and the same, did not do. The uri a create reports is predicted now."""
+    name = unique("pooluri")
+    p = project(POOL_URI_TO_DISK, config={"pool": name, "path": str(tmp_path / "pool")})
+    p.up()
+    path = p.outputs()["path"]
+    write_pattern(path)
+    p.run("config", "set", "poolUuid", "6a1c9e0b-2f3d-4e5a-8b7c-9d0e1f2a3b4c")
+    planned, done = with_same(p.preview_steps(), "pool", "disk"), with_same(p.up_steps(), "pool", "disk")
+    assert planned == done == {"pool": "replace", "disk": "same"}, (planned, done)
+    assert has_pattern(path)
+    p.preview("--expect-no-changes")
+    p.destroy()
+
+
 PERMISSIONS = '''
 import pulumi
 from pulumi_libvirt_storage import StoragePool, StorageVolume

@@ -171,3 +171,35 @@ def test_a_stack_moves_from_the_dynamic_provider_to_the_plugin_without_touching_
     assert conn.storageVolLookupByKey(after["disk_key"]).name() == "disk.qcow2"
     assert b"survives the move" in pathlib.Path(after["disk_key"]).read_bytes()
     p.destroy()
+
+
+def test_an_imported_volume_the_provider_would_only_adopt_is_released_on_destroy(project, conn, tmp_path) -> None:
+    """Measured before: `pulumi import` of a volume this provider would only adopt (here an empty file,
+    capacity 0, which it would never create) stored adopt false, and `pulumi destroy` deleted it; a
+    LUN's destroy failed in every run. Imported as adopted now: the printed program declares
+    adopt=true, previews with no changes, and destroy releases the volume, which stays on the host."""
+    name = unique("impadopt")
+    path = tmp_path / "imp"
+    path.mkdir()
+    (path / "empty.img").write_bytes(b"")
+    pool = conn.storagePoolDefineXML(f"<pool type='dir'><name>{name}</name><target><path>{path}</path></target>"
+                                     "</pool>", 0)
+    try:
+        pool.create(0)
+        vol = pool.storageVolLookupByName("empty.img")
+        p = project("import pulumi\n", frontend="plugin")
+        (p.workdir / "import.json").write_text(json.dumps({"resources": [
+            {"type": "libvirt-storage:index:StorageVolume", "name": "empty", "id": vol.key()}]}))
+        p.run("import", "--file", "import.json", "--yes", "--protect=false", "--out", "imported.py")
+        program = (p.workdir / "imported.py").read_text()
+        assert "adopt=True" in program, program
+        (p.workdir / "__main__.py").write_text(program)
+        p.preview("--expect-no-changes")
+        (state,) = [r for r in p.resources() if r["type"].endswith(":StorageVolume")]
+        assert state["outputs"]["adopted"] is True
+        p.destroy()
+        assert (path / "empty.img").exists(), "released, not deleted"
+    finally:
+        if pool.isActive():
+            pool.destroy()
+        pool.undefine()

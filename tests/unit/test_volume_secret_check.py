@@ -339,3 +339,34 @@ def test_fingerprint_does_not_contain_the_key():
 
 def test_fingerprint_ignores_whitespace_around_the_key():
     assert fingerprint(CEPH_KEY + "\n", SECRET_UUID) == fingerprint(CEPH_KEY, SECRET_UUID)
+
+
+# -- secrets in Pulumi workflows (issue 20) -------------------------------------------------------
+
+@pytest.mark.parametrize("change", [{"private": False}, {"ephemeral": True}, {"usage_name": "other"}])
+def test_a_replacement_of_a_secret_the_program_gives_no_value_is_refused(change):
+    """Measured before: a secret imported by the plugin (`pulumi import` stores no value in its inputs)
+    or adopted without a value was replaced, on a change of private, ephemeral or usage_name, by an
+    empty secret: whatever used it failed. Refused at check now, naming the property and the way out;
+    with the value given, the replacement goes ahead."""
+    from pulumi_libvirt_storage_provider.resources import SECRETS, Context
+    imported = {"usage_name": "u", "private": True, "ephemeral": False, "uuid": SECRET_UUID}
+    failures = SECRETS.check(imported, {**imported, **change}, Context()).failures
+    (prop,) = change
+    assert [f.prop for f in failures] == [prop]
+    assert "would be empty" in failures[0].reason and "Give value" in failures[0].reason
+    assert SECRETS.check(imported, {**imported, **change, "value": CEPH_KEY}, Context()).failures == []
+    assert SECRETS.check(imported, {**imported, "description": "in place"}, Context()).failures == []
+
+
+def test_the_preview_of_a_key_rotation_shows_the_fingerprint_as_not_known_yet():
+    """Measured before: the plugin's preview of a rotation kept the old value_fingerprint (the value is
+    compared apart from the other inputs), so the preview showed an output `up` then changed."""
+    from pulumi_libvirt_storage_provider.resources import SECRETS, Context
+    from pulumi_libvirt_storage_provider.spec.fields import is_unknown
+    olds = {"usage_name": "u", "private": True, "ephemeral": False, "uuid": SECRET_UUID, "adopt": False,
+            "value_fingerprint": fingerprint(CEPH_KEY, SECRET_UUID), "uri": "qemu:///system"}
+    news = SECRETS.check(olds, {**olds, "value": OTHER_CEPH_KEY}, Context()).inputs
+    assert is_unknown(SECRETS.preview_update(SECRET_UUID, olds, news, Context())["value_fingerprint"])
+    same = SECRETS.check(olds, {**olds, "value": CEPH_KEY}, Context()).inputs
+    assert SECRETS.preview_update(SECRET_UUID, olds, same, Context())["value_fingerprint"] == olds["value_fingerprint"]
