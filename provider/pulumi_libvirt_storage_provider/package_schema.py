@@ -98,7 +98,7 @@ def package_schema() -> dict[str, Any]:
         "name": PACKAGE,
         "displayName": "libvirt storage",
         "version": __version__,
-        "description": "Pools of every libvirt type, volumes and Ceph secrets.",
+        "description": "Pools of every libvirt type, their volumes and the secrets they use (cephx keys, CHAP passwords, LUKS and vTPM passphrases).",
         "keywords": ["pulumi", "libvirt", "kvm", "storage", "ceph", "rbd", "gluster", "iscsi", "category/infrastructure"],
         "license": "Apache-2.0",
         # allowUnsafeUris: a variable and a provider input of the same name, so that the stack config
