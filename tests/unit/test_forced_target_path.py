@@ -115,10 +115,6 @@ def stored_outputs(inputs: dict[str, Any], forced: str) -> dict[str, Any]:
             "target_path": forced, "xml": "<pool/>", "adopted": False}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (issue 20, item 5): PoolLogic.changed_inputs forgives only a 'target.path' change, but when one "
-    "side has no target at all changed_paths reports 'target' (a dict against None), so a program that "
-    "drops target.path (the fix check's own message asks for) replaces the pool"))
 @pytest.mark.parametrize("pool, forced", POOL_TYPES)
 def test_a_refreshed_libvirt_path_against_a_program_without_target_path_is_no_change(
         monkeypatch: pytest.MonkeyPatch, pool: dict[str, Any], forced: str) -> None:

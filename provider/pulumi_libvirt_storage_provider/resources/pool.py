@@ -52,12 +52,11 @@ class PoolLogic(ResourceLogic):
     def changed_inputs(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         """A target path written another way than libvirt's own (none, for a logical pool's
         /dev/<volume group>) is the same target: no change, and no replacement."""
-        paths = super().changed_inputs(olds, news)
-        if "target.path" in paths:
-            old_path, new_path = target_path_of(olds), target_path_of(news)
-            if old_path is not UNKNOWN and old_path is not None and old_path == new_path:
-                paths.remove("target.path")
-        return paths
+        old_path, new_path = target_path_of(olds), target_path_of(news)
+        if old_path is not UNKNOWN and old_path is not None and old_path == new_path:
+            # (compared as libvirt's own path on both sides; a side without any target included)
+            olds, news = _with_target_path(olds, old_path), _with_target_path(news, new_path)
+        return super().changed_inputs(olds, news)
 
     def identity(self, conn: Any, id_: str, olds: dict[str, Any]) -> Any:
         pool = pools.lookup(conn, uuid=id_)
@@ -215,6 +214,13 @@ def target_path_of(spec: dict[str, Any]) -> Any:
     if not isinstance(spec.get("type"), str):
         return UNKNOWN
     return effective_target_path(spec["type"], spec.get("name"), target.get("path"), source.get("name"))
+
+
+def _with_target_path(props: dict[str, Any], path: str) -> dict[str, Any]:
+    target = props.get("target")
+    if target is not None and not isinstance(target, dict):
+        return props
+    return {**props, "target": {**(target or {}), "path": path}}
 
 
 def _forced_target_path(spec: dict[str, Any]) -> str | None:
