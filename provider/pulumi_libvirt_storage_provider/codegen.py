@@ -133,9 +133,13 @@ def _resource(gen: _Gen, schema: ResourceSchema) -> str:
                  "                uri = pool.declared_uri\n"
                  "            pool_definition = _utilities.pool_definition(pool)\n"
                  "            pool = pool.name\n")
+    # delete_before_replace is this package's default (names are unique per host), under the program's
+    # options: a program that says delete_before_replace=False gets a create first, which fails on the
+    # name with nothing deleted (the engine lets the program override the provider's choice).
     opts_line = ("        props, depends_on = _utilities.by_value(props)\n"
+                 "        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(delete_before_replace=True), opts)\n"
                  "        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(\n"
-                 "            delete_before_replace=True, depends_on=depends_on")
+                 "            depends_on=depends_on")
     if schema.secret_outputs:
         opts_line += f", additional_secret_outputs={list(schema.secret_outputs)!r}"
     opts_line += "))"

@@ -56,7 +56,7 @@ pool = StoragePool(name, type="dir", target={"path": cfg.require("path")}, opts=
 name, opts = named(prefix + "-data")
 disk = StorageVolume(name, pool=pool, format="raw", capacity="16MiB", opts=opts)
 name, opts = named(prefix + "-luks")
-secret = VolumeSecret(name, usage_name=cfg.require("path") + "/luks", value=cfg.require_secret("passphrase"),
+secret = VolumeSecret(name, usage_name=prefix + "-luks", value=cfg.require_secret("passphrase"),
                       private=False, opts=opts)
 pulumi.export("path", disk.path)
 pulumi.export("pool", pool.name)

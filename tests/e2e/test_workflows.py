@@ -456,16 +456,13 @@ pulumi.export("path", disk.path)
 
 
 def test_delete_before_replace_false_creates_first_and_a_taken_name_fails_with_nothing_lost(
-        project, conn, frontend, request, tmp_path) -> None:
+        project, conn, tmp_path) -> None:
     """The provider's diff asks for delete-before-replace (names are unique per host); a program's
     `delete_before_replace=False` overrides it (Pulumi's engine lets the program decide): a volume whose
     format changes is then created first, under the name the old one still holds, and that create
-    fails ("already exists"); the old volume and its data stay, and the state still holds it."""
-    if frontend == "dynamic":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "the dynamic SDK merges delete_before_replace=True over the program's options "
-            "(sdk/python/pulumi_libvirt_storage/storage_volume.py, from codegen.py): the program's False is "
-            "ignored, the old volume is deleted first and its replacement created empty")))
+    fails ("already exists"); the old volume and its data stay, and the state still holds it.
+    Measured before (dynamic SDK): it merged delete_before_replace=True over the program's options, so
+    the old volume was deleted first and its replacement created empty."""
     name = unique("dbr")
     p = project(REPLACED_CREATE_FIRST, config={"pool": name, "path": str(tmp_path / "pool")})
     p.up()

@@ -85,7 +85,8 @@ class CephSecret(pulumi.dynamic.Resource, module="libvirt-storage", name="CephSe
         props["__name_prefix"] = resource_name
         props["__seed"] = _utilities.seed('CephSecret', resource_name, opts)
         props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(delete_before_replace=True), opts)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            delete_before_replace=True, depends_on=depends_on, additional_secret_outputs=['value', 'value_fingerprint']))
+            depends_on=depends_on, additional_secret_outputs=['value', 'value_fingerprint']))
         _utilities.unnest_pickler()
         super().__init__(CephSecretProvider(), resource_name, props, opts)

@@ -144,8 +144,9 @@ class StoragePool(pulumi.dynamic.Resource, module="libvirt-storage", name="Stora
         props["__name_prefix"] = resource_name
         props["__seed"] = _utilities.seed('StoragePool', resource_name, opts)
         props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(delete_before_replace=True), opts)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            delete_before_replace=True, depends_on=depends_on))
+            depends_on=depends_on))
         _utilities.unnest_pickler()
         super().__init__(StoragePoolProvider(), resource_name, props, opts)
         self.declared_uri: Optional[pulumi.Input[str]] = uri

@@ -177,7 +177,8 @@ class StorageVolume(pulumi.dynamic.Resource, module="libvirt-storage", name="Sto
         props["__seed"] = _utilities.seed('StorageVolume', resource_name, opts)
         props["__pool"] = pool_definition
         props, depends_on = _utilities.by_value(props)
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(delete_before_replace=True), opts)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            delete_before_replace=True, depends_on=depends_on))
+            depends_on=depends_on))
         _utilities.unnest_pickler()
         super().__init__(StorageVolumeProvider(), resource_name, props, opts)
