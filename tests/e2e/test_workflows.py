@@ -299,7 +299,7 @@ def test_refresh_after_a_pool_stopped_renamed_or_redefined_on_the_host_never_del
         assert changes(p.preview_steps()) == {pool: "create"}
         began, said = attempt(p)
         assert began == {pool: "create"}, began
-        assert f"Storage source conflict with pool: '{other}'" in said, said
+        assert f"Storage source conflict with pool: '{other}'" in said and "pool-undefine" in said, said
         assert conn.storageVolLookupByPath(path).storagePoolLookupByVolume().name() == other and has_pattern(path)
         virsh("pool-destroy", other)  # the way out: one definition per directory
         virsh("pool-undefine", other)

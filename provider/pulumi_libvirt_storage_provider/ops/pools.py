@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -191,6 +192,13 @@ def create(conn: libvirt.virConnect, spec: dict[str, Any], *, overwrite: bool = 
         try:
             pool = conn.storagePoolDefineXML(pool_xml(spec), 0)
         except libvirt.libvirtError as e:
+            other = re.search(r"Storage source conflict with pool: '([^']+)'", e.get_error_message() or "")
+            if other is not None:
+                raise LibvirtOpError(
+                    f"defining pool {name}: pool {other.group(1)!r} on this host already uses the same storage "
+                    f"(libvirt: {e.get_error_message()}); nothing was changed. Manage that pool instead (declare its "
+                    f"name and set adopt=true), or undefine it (`virsh pool-undefine {other.group(1)}`, its "
+                    "storage and volumes are kept) and run again.", e) from e
             raise explain(e, f"defining pool {name}") from e
         undo.callback(undo_quietly, pool.undefine)
         if spec.get("build"):
