@@ -4,7 +4,6 @@ stopped pool, sparse uploads, wipes that would fill the pool, refreshes refused 
 from __future__ import annotations
 
 import os
-import pathlib
 import threading
 from typing import Any
 

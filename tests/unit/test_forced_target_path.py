@@ -9,9 +9,8 @@ copied libvirt's path into the state, so that every later `up` replaced the pool
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-import libvirt
 import pytest
 
 from pulumi_libvirt_storage_provider.dynamic import StoragePoolProvider
@@ -32,17 +31,7 @@ POOL_TYPES = [pytest.param(*LOGICAL, id="logical"), pytest.param(*LOGICAL_OTHER_
               pytest.param(*ZFS, id="zfs")]
 
 
-@pytest.fixture(autouse=True)
-def no_connection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Offline: fails the test if anything opened a connection."""
-    opened: list[Any] = []
-
-    def refuse(*args: Any) -> None:
-        opened.append(args)
-        raise AssertionError(f"libvirt.open{args} was called")
-    monkeypatch.setattr(libvirt, "open", refuse)
-    yield
-    assert opened == [], f"libvirt.open was called: {opened}"
+pytestmark = pytest.mark.usefixtures("no_connection")  # (tests/unit/conftest.py)
 
 
 def raw(pool: dict[str, Any], target_path: str | None) -> dict[str, Any]:

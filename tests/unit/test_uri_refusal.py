@@ -5,9 +5,8 @@ default URI stays unknown and reaches no host. Offline: libvirt.open must never 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-import libvirt
 import pytest
 
 from pulumi_libvirt_storage_provider.ops import connection
@@ -23,17 +22,7 @@ VOL = {"pool": "p", "name": "v", "capacity": "1GiB", "pool_type": "dir"}
 SECRET = {"usage_name": "plstest-u", "value": "c2VjcmV0"}
 
 
-@pytest.fixture(autouse=True)
-def no_connection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fails the test if anything tried to open a connection (even where the caller swallows errors)."""
-    opened: list[Any] = []
-
-    def refuse(*args: Any) -> None:
-        opened.append(args)
-        raise AssertionError(f"libvirt.open{args} was called")
-    monkeypatch.setattr(libvirt, "open", refuse)
-    yield
-    assert opened == [], f"libvirt.open was called: {opened}"
+pytestmark = pytest.mark.usefixtures("no_connection")  # (tests/unit/conftest.py)
 
 
 def failures(logic: Any, raw: dict[str, Any], ctx: Context) -> dict[str, str]:

@@ -21,7 +21,7 @@ from ..xml.disk import disk_source, disk_xml
 from ..xml.common import prune
 from ..xml.pool import parse_pool
 from . import intents
-from .base import POOL_KEY, SEED_KEY, Context, Diff, Read, ResourceLogic, whole_numbers
+from .base import POOL_KEY, SEED_KEY, Context, Read, ResourceLogic, whole_numbers
 
 
 # What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
