@@ -137,6 +137,8 @@ def nothing_left_behind(request: pytest.FixtureRequest):
     """Tests clean up after themselves: fail a test that leaves a pool or secret it named. Runs its
     check after every other fixture of the test has torn down."""
     NAMED_BY_THIS_TEST.clear()
+    from tests.support import engine
+    engine.TEST_STACK[0] = f"test-{uuid.uuid4().hex[:8]}"
     if "conn" not in request.fixturenames:
         yield
         return

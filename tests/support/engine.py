@@ -13,6 +13,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 PASSPHRASE = "test-passphrase"
 
+#: The stack name of the running test's projects (tests/conftest.py sets a new one for every test).
+#: Pool and secret uuids derive from the project, stack and resource name: with one stack name for
+#: every test, a single leftover of a failed test (a pool or secret under a derived uuid) failed every
+#: later test that declared the same resource name (27 of them in one CI run). Two projects of one
+#: test share it, as a second checkout or a recreated stack must.
+TEST_STACK = ["test"]
+
 
 def pulumi_binary() -> pathlib.Path:
     path = BIN / "pulumi"
@@ -24,7 +31,7 @@ def pulumi_binary() -> pathlib.Path:
 class Project:
     """A Pulumi project in `workdir` with its own file state backend."""
 
-    def __init__(self, workdir: pathlib.Path, program: str, name: str = "plstest", stack: str = "test",
+    def __init__(self, workdir: pathlib.Path, program: str, name: str = "plstest", stack: str | None = None,
                  config: dict[str, str] | None = None, secrets: dict[str, str] | None = None,
                  frontend: str = "dynamic", program_file: pathlib.Path | None = None, backend_query: str = "") -> None:
         """`program_file`: a whole Pulumi.yaml (a YAML program) instead of a Python `program`;
@@ -33,6 +40,7 @@ class Project:
         self.workdir = workdir
         self.state = workdir / "state"
         self.state.mkdir(parents=True, exist_ok=True)
+        stack = stack or TEST_STACK[0]
         self.stack = stack
         self.log: list[str] = []  # every command's output, for secret-leak checks
         if program_file is not None:
