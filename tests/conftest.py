@@ -144,6 +144,8 @@ def nothing_left_behind(request: pytest.FixtureRequest):
         return
     connection = request.getfixturevalue("conn")
     yield
+    from tests.support.daemons import ensure_libvirtd
+    ensure_libvirtd()
     left = {item for item in _leftovers(connection) if made_by_this_test(item)}
     if left:
         removed = _remove(connection, left)

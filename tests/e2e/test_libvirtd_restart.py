@@ -12,7 +12,7 @@ from pulumi.runtime.proto import provider_pb2
 from pulumi_libvirt_storage_provider.dynamic import StoragePoolProvider
 from tests.conftest import unique
 from tests.e2e.test_dir_pool_engine import PROGRAM, pool_info
-from tests.support.daemons import libvirtd_answers, restart_libvirtd, stop_libvirtd, wait_until
+from tests.support.daemons import launch_libvirtd, libvirtd_answers, restart_libvirtd, stop_libvirtd, wait_until
 from tests.support.protocol import DynamicProviderProcess, from_struct, provider_props, to_struct, urn
 
 pytestmark = pytest.mark.engine
@@ -27,7 +27,7 @@ def test_up_after_libvirtd_restart_between_runs(project, conn, tmp_path: pathlib
     p.run("config", "set", "autostart", "false")
     stop_libvirtd()
     started = time.monotonic()
-    subprocess.run(["libvirtd", "-d"], check=True)
+    launch_libvirtd()
     qemu_probe = subprocess.Popen(["virsh", "-c", "qemu:///system", "version"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
     wait_until(libvirtd_answers, started + 60, "storage and secret drivers did not answer")

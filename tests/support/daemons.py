@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import time
 
@@ -41,12 +42,40 @@ def stop_libvirtd(timeout_s: float = 30, signal: str = "TERM") -> None:
     wait_until(lambda: not libvirtd_running(), time.monotonic() + timeout_s, "libvirtd did not stop")
 
 
+def _log_tail(lines: int = 15) -> str:
+    try:
+        return "\n".join(pathlib.Path("/var/log/libvirt/libvirtd.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no /var/log/libvirt/libvirtd.log)"
+
+
+def launch_libvirtd() -> None:
+    """`libvirtd -d` as scripts/setup.sh runs it, once more if no daemon is running a few seconds
+    later (a start right after a forced shutdown can lose the race for the pid file)."""
+    for attempt in range(2):
+        subprocess.run(["libvirtd", "-d"], check=False)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if libvirtd_running():
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"`libvirtd -d` started no daemon (twice); the end of its log:\n{_log_tail()}")
+
+
 def start_libvirtd(timeout_s: float = 60) -> None:
     """Start libvirtd the way scripts/setup.sh does and wait until storage and secrets answer."""
-    subprocess.run(["libvirtd", "-d"], check=True)
+    launch_libvirtd()
     deadline = time.monotonic() + timeout_s
     wait_until(lambda: libvirtd_answers(timeout_s=max(1.0, min(10.0, deadline - time.monotonic()))),
-               deadline, f"libvirtd's storage and secret drivers did not answer within {timeout_s} s")
+               deadline, f"libvirtd's storage and secret drivers did not answer within {timeout_s} s; "
+                         f"the end of its log:\n{_log_tail()}")
+
+
+def ensure_libvirtd() -> None:
+    """After a test: a libvirtd that a failed restart test left stopped is started again, so that one
+    failure does not fail every later test."""
+    if not libvirtd_running():
+        start_libvirtd()
 
 
 def restart_libvirtd(timeout_s: float = 60) -> None:
