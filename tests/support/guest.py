@@ -86,8 +86,12 @@ while read -r module; do
     insmod "/lib/modules/$module" || echo "PLS-GUEST-ERROR insmod $module"
 done </lib/modules/load-order
 token=
+then=poweroff
 for word in $(cat /proc/cmdline); do
-    case "$word" in pls.token=*) token="${{word#pls.token=}}";; esac
+    case "$word" in
+        pls.token=*) token="${{word#pls.token=}}";;
+        pls.then=*) then="${{word#pls.then=}}";;
+    esac
 done
 [ -n "$token" ] || echo "PLS-GUEST-ERROR no pls.token= on the kernel command line"
 for sys in /sys/block/vd*; do
@@ -108,6 +112,10 @@ for sys in /sys/block/vd*; do
 done
 sync
 echo "{GUEST_DONE}"
+# pls.then=run: the guest stays up (a VM a stack manages, which must keep running), idle.
+if [ "$then" = run ]; then
+    while :; do sleep 3600; done
+fi
 poweroff -f
 """
 
@@ -372,12 +380,15 @@ def qemu_workdir(prefix: str = "plstest-guest-") -> Iterator[pathlib.Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def kernel_cmdline(token: str) -> str:
+def kernel_cmdline(token: str, then: str = "poweroff") -> str:
+    """`then`: "poweroff" once the markers are written, or "run" to stay up, idle."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise ValueError(f"token {token!r} must match {TOKEN_PATTERN.pattern}")
+    if then not in ("poweroff", "run"):
+        raise ValueError(f"then={then!r}: 'poweroff' or 'run'")
     # panic=-1: a kernel that panics reboots at once, and on_reboot=destroy ends the domain, instead
     # of a test waiting out its bound.
-    return f"console=ttyS0 quiet panic=-1 pls.token={token}"
+    return f"console=ttyS0 quiet panic=-1 pls.token={token} pls.then={then}"
 
 
 def domain_os_xml(boot: GuestBoot, token: str) -> str:
