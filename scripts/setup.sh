@@ -5,7 +5,9 @@
 #   3. the virtualenv .venv with the project and its test dependencies;
 #   4. the Pulumi CLI and its Python helpers in .venv/bin, built from the Go module
 #      proxy when no recent enough `pulumi` is on PATH, cached outside the work tree;
-#   5. with --peer (or PLS_SETUP_PEER=1): the benchmark peer, OpenTofu and
+#   5. pulumi-libvirt's provider plugin (pulumi-resource-libvirt, a bridge of
+#      terraform-provider-libvirt) in .venv/bin, built the same way and cached beside it;
+#   6. with --peer (or PLS_SETUP_PEER=1): the benchmark peer, OpenTofu and
 #      terraform-provider-libvirt, built the same way by scripts/peer.sh and cached beside it.
 # Every step checks first and does nothing when its result is already there.
 set -euo pipefail
@@ -18,6 +20,10 @@ CLI_MODULE="$ROOT/tools/pulumi-cli"
 PULUMI_VERSION=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" {print $2; exit}' "$CLI_MODULE/go.mod")
 # The YAML language host (github.com/pulumi/pulumi-yaml), for YAML programs with the provider plugin.
 YAML_VERSION=v1.25.0
+# pulumi-libvirt's plugin, bridged here: tools/libvirt-bridge/go.mod pins the Terraform provider and
+# the bridge; the version it reports is the one the SDK pinned in pyproject.toml asks the engine for.
+LIBVIRT_BRIDGE_MODULE="$ROOT/tools/libvirt-bridge"
+LIBVIRT_PLUGIN_VERSION=$(sed -n 's/.*"pulumi-libvirt==\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml")
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -34,6 +40,8 @@ APT_PACKAGES=(
   qemu-system-x86 qemu-block-extra
   # a remote URI (qemu+ssh://) against an sshd on 127.0.0.1
   openssh-server openssh-client
+  # pulumi-libvirt's bridged plugin: libvirt's NAT networks run dnsmasq; the Domain's xml.xslt runs xsltproc
+  dnsmasq-base xsltproc
 )
 
 install_debian_packages() {
@@ -162,10 +170,45 @@ install_pulumi_cli() {
   install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
 }
 
+install_libvirt_bridge() {
+  # pulumi-libvirt is deprecated upstream and its plugin cannot be downloaded here: tfgen writes the
+  # schema from the mapping, the plugin embeds it. Keyed by everything the binary is built from.
+  [[ -n "$LIBVIRT_PLUGIN_VERSION" ]] || { log "no \"pulumi-libvirt==X.Y.Z\" pin in pyproject.toml"; exit 1; }
+  local src_hash dir
+  src_hash=$( (cd "$LIBVIRT_BRIDGE_MODULE" && echo "$LIBVIRT_PLUGIN_VERSION" &&
+    cat go.mod go.sum $(find bridge cmd -name '*.go' | sort)) | sha256sum | cut -c1-16)
+  dir="$CACHE/libvirt-bridge-$src_hash"
+  if [[ ! -x "$dir/pulumi-resource-libvirt" ]]; then
+    log "building pulumi-resource-libvirt $LIBVIRT_PLUGIN_VERSION (terraform-provider-libvirt bridged) from the Go module proxy (cold: several minutes)"
+    local started=$SECONDS
+    mkdir -p "$dir"
+    # In a copy: the generated schema.json must sit beside the plugin's main.go to be embedded.
+    (
+      work=$(mktemp -d)
+      trap 'rm -rf "$work"' EXIT
+      cp -r "$LIBVIRT_BRIDGE_MODULE/." "$work/"
+      cd "$work"
+      export GOFLAGS=-mod=mod CGO_ENABLED=0
+      ldflags="-s -w -X pulumi-libvirt-storage/tools/libvirt-bridge/bridge.Version=$LIBVIRT_PLUGIN_VERSION"
+      go build -trimpath -ldflags "$ldflags" -o pulumi-tfgen-libvirt ./cmd/pulumi-tfgen-libvirt
+      # --skip-examples: converting the docs' HCL examples needs Pulumi's Terraform converter plugin.
+      ./pulumi-tfgen-libvirt schema --skip-examples --out cmd/pulumi-resource-libvirt >tfgen.log 2>&1 ||
+        { cat tfgen.log >&2; exit 1; }
+      cp cmd/pulumi-resource-libvirt/schema.json "$dir/schema.json"
+      go build -trimpath -ldflags "$ldflags" -o "$dir/pulumi-resource-libvirt.tmp" ./cmd/pulumi-resource-libvirt
+    )
+    mv "$dir/pulumi-resource-libvirt.tmp" "$dir/pulumi-resource-libvirt"
+    log "pulumi-resource-libvirt built in $((SECONDS - started)) s"
+  fi
+  cmp -s "$dir/pulumi-resource-libvirt" "$VENV/bin/pulumi-resource-libvirt" 2>/dev/null ||
+    install -m 0755 "$dir/pulumi-resource-libvirt" "$VENV/bin/pulumi-resource-libvirt"
+}
+
 install_debian_packages
 start_libvirtd
 install_virtualenv
 install_pulumi_cli
+install_libvirt_bridge
 if [[ "${1:-}" == "--peer" || "${PLS_SETUP_PEER:-0}" == "1" ]]; then
   bash "$ROOT/scripts/peer.sh" >/dev/null
 fi
