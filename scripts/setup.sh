@@ -23,6 +23,8 @@ YAML_VERSION=v1.25.0
 # pulumi-libvirt's plugin, bridged here: tools/libvirt-bridge/go.mod pins the Terraform provider and
 # the bridge; the version it reports is the one the SDK pinned in pyproject.toml asks the engine for.
 LIBVIRT_BRIDGE_MODULE="$ROOT/tools/libvirt-bridge"
+TF_LIBVIRT_MODULE=github.com/dmacvicar/terraform-provider-libvirt
+TF_LIBVIRT_VERSION=$(awk -v m="$TF_LIBVIRT_MODULE" '$1 == m {print $2; exit}' "$LIBVIRT_BRIDGE_MODULE/go.mod")
 LIBVIRT_PLUGIN_VERSION=$(sed -n 's/.*"pulumi-libvirt==\([^"]*\)".*/\1/p' "$ROOT/pyproject.toml")
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -42,6 +44,8 @@ APT_PACKAGES=(
   openssh-server openssh-client
   # pulumi-libvirt's bridged plugin: libvirt's NAT networks run dnsmasq; the Domain's xml.xslt runs xsltproc
   dnsmasq-base xsltproc
+  # our fixes to terraform-provider-libvirt (tools/libvirt-bridge/patches), applied at build time
+  patch
 )
 
 install_debian_packages() {
@@ -184,23 +188,49 @@ install_pulumi_cli() {
 
 install_libvirt_bridge() {
   # pulumi-libvirt is deprecated upstream and its plugin cannot be downloaded here: tfgen writes the
-  # schema from the mapping, the plugin embeds it. Keyed by everything the binary is built from.
+  # schema from the mapping, the plugin embeds it. Keyed by everything the binary is built from,
+  # our patches to the Terraform provider included.
   [[ -n "$LIBVIRT_PLUGIN_VERSION" ]] || { log "no \"pulumi-libvirt==X.Y.Z\" pin in pyproject.toml"; exit 1; }
+  [[ -n "$TF_LIBVIRT_VERSION" ]] || { log "no $TF_LIBVIRT_MODULE requirement in $LIBVIRT_BRIDGE_MODULE/go.mod"; exit 1; }
+  local patches=() patch_file
+  shopt -s nullglob
+  patches=("$LIBVIRT_BRIDGE_MODULE"/patches/*.patch)
+  shopt -u nullglob
+  # A patch names the version it was written against; go.mod stays the one pin, and a version bump
+  # stops here until each patch is rebased (renamed) or dropped, instead of building without it.
+  for patch_file in "${patches[@]}"; do
+    [[ "$(basename "$patch_file")" == "terraform-provider-libvirt-$TF_LIBVIRT_VERSION-"* ]] || {
+      log "$patch_file is not for terraform-provider-libvirt $TF_LIBVIRT_VERSION (tools/libvirt-bridge/go.mod): rebase it onto that version and rename it, or remove it"
+      exit 1
+    }
+  done
   local src_hash dir
   src_hash=$( (cd "$LIBVIRT_BRIDGE_MODULE" && echo "$LIBVIRT_PLUGIN_VERSION" &&
-    cat go.mod go.sum $(find bridge cmd -name '*.go' | sort)) | sha256sum | cut -c1-16)
+    cat go.mod go.sum $(find bridge cmd -name '*.go' | sort) &&
+    for patch_file in "${patches[@]}"; do basename "$patch_file"; cat "$patch_file"; done) | sha256sum | cut -c1-16)
   dir="$CACHE/libvirt-bridge-$src_hash"
   if [[ ! -x "$dir/pulumi-resource-libvirt" ]]; then
-    log "building pulumi-resource-libvirt $LIBVIRT_PLUGIN_VERSION (terraform-provider-libvirt bridged) from the Go module proxy (cold: several minutes)"
+    log "building pulumi-resource-libvirt $LIBVIRT_PLUGIN_VERSION (terraform-provider-libvirt $TF_LIBVIRT_VERSION bridged, ${#patches[@]} patch(es) of ours) from the Go module proxy (cold: several minutes)"
     local started=$SECONDS
     mkdir -p "$dir"
-    # In a copy: the generated schema.json must sit beside the plugin's main.go to be embedded.
+    # In a copy: the generated schema.json must sit beside the plugin's main.go to be embedded, and the
+    # Terraform provider is patched in a writable copy of its module (the module cache is read-only).
     (
       work=$(mktemp -d)
       trap 'rm -rf "$work"' EXIT
-      cp -r "$LIBVIRT_BRIDGE_MODULE/." "$work/"
-      cd "$work"
       export GOFLAGS=-mod=mod CGO_ENABLED=0
+      cp -r "$LIBVIRT_BRIDGE_MODULE/." "$work/bridge/"
+      cd "$work/bridge"
+      if ((${#patches[@]})); then
+        upstream=$(go mod download -json "$TF_LIBVIRT_MODULE@$TF_LIBVIRT_VERSION" |
+          "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+        cp -r "$upstream/." "$work/terraform-provider-libvirt/" && chmod -R u+w "$work/terraform-provider-libvirt"
+        for patch_file in "${patches[@]}"; do
+          patch -d "$work/terraform-provider-libvirt" -p1 --forward --batch --quiet <"$patch_file" ||
+            { log "$patch_file does not apply to $TF_LIBVIRT_MODULE $TF_LIBVIRT_VERSION"; exit 1; }
+        done
+        go mod edit -replace "$TF_LIBVIRT_MODULE=../terraform-provider-libvirt"
+      fi
       ldflags="-s -w -X pulumi-libvirt-storage/tools/libvirt-bridge/bridge.Version=$LIBVIRT_PLUGIN_VERSION"
       go build -trimpath -ldflags "$ldflags" -o pulumi-tfgen-libvirt ./cmd/pulumi-tfgen-libvirt
       # --skip-examples: converting the docs' HCL examples needs Pulumi's Terraform converter plugin.
