@@ -30,7 +30,7 @@ test: setup
 	.venv/bin/python -m pytest -ra
 
 ## bench: what a deployment costs against the libvirt floor (benchmarks/), N = 100 and 500; prints a table.
-## ARGS=--quick (N = 10), ARGS=--profile, ARGS=--rbd, ARGS="--n 200 --parts floor,protocol,engine,peer"
+## ARGS=--quick (N = 10), ARGS=--profile, ARGS=--rbd, ARGS="--n 200 --parts floor,protocol,engine,peer,pulumi-libvirt"
 bench: setup
 	@.venv/bin/python -c "import pyinstrument" 2>/dev/null || .venv/bin/python -m pip install -q -e ".[test,bench]"
 	.venv/bin/python -m benchmarks.run $(ARGS)

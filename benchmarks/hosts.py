@@ -33,6 +33,30 @@ def _quiet(_ctx: object, _err: object) -> None:
 libvirt.registerErrorHandler(_quiet, None)
 
 
+def remove_pool(conn: libvirt.virConnect, name: str) -> None:
+    """Remove pool `name` with its volumes, if it exists; errors of the single steps are ignored
+    (this is the last resort after a run, whatever state it left)."""
+    try:
+        pool = conn.storagePoolLookupByName(name)
+    except libvirt.libvirtError:
+        return
+    try:
+        if pool.isActive():
+            pool.refresh(0)
+            for vol in pool.listAllVolumes():
+                try:
+                    vol.delete(0)
+                except libvirt.libvirtError:
+                    pass
+            pool.destroy()
+    except libvirt.libvirtError:
+        pass
+    try:
+        pool.undefine()
+    except libvirt.libvirtError:
+        pass
+
+
 class Pools:
     """Dir pools made for this run; `remove_all` undoes every one of them."""
 
@@ -58,25 +82,7 @@ class Pools:
         self.made.append((name, None))
 
     def remove(self, name: str) -> None:
-        try:
-            pool = self.conn.storagePoolLookupByName(name)
-        except libvirt.libvirtError:
-            return
-        try:
-            if pool.isActive():
-                pool.refresh(0)
-                for vol in pool.listAllVolumes():
-                    try:
-                        vol.delete(0)
-                    except libvirt.libvirtError:
-                        pass
-                pool.destroy()
-        except libvirt.libvirtError:
-            pass
-        try:
-            pool.undefine()
-        except libvirt.libvirtError:
-            pass
+        remove_pool(self.conn, name)
 
     def remove_all(self) -> list[str]:
         removed = []

@@ -1,8 +1,9 @@
 """`make bench`: what a deployment costs, against the libvirt floor. See benchmarks/__init__.py.
 
     .venv/bin/python -m benchmarks.run                 N = 100 and 500, every part but the peer
-    .venv/bin/python -m benchmarks.run --parts floor,protocol,engine,peer
-                                                       ... and OpenTofu + terraform-provider-libvirt
+    .venv/bin/python -m benchmarks.run --parts floor,protocol,engine,peer,pulumi-libvirt
+                                                       ... and OpenTofu + terraform-provider-libvirt, and
+                                                       pulumi-libvirt's Volume through the same engine
     .venv/bin/python -m benchmarks.run --quick         N = 10, in a few minutes
     .venv/bin/python -m benchmarks.run --n 200 --parts floor,protocol
     .venv/bin/python -m benchmarks.run --profile       also profile the provider process (pyinstrument)
@@ -24,14 +25,15 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from . import floor, hosts, protocol
 from .floor import MiB, Phases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PARTS = ("floor", "virsh", "protocol", "engine", "peer", "scale")
-DEFAULT_PARTS = ("floor", "virsh", "protocol", "engine")  # the peer is opt-in: its first build takes minutes
+PARTS = ("floor", "virsh", "protocol", "engine", "peer", "pulumi-libvirt", "scale")
+# the peers are opt-in: the OpenTofu peer's first build takes minutes, and both double a run's time
+DEFAULT_PARTS = ("floor", "virsh", "protocol", "engine")
 FRONTENDS = ("dynamic", "plugin", "plugin-skip-checkpoints")
 PHASES = ("create", "read", "grow", "delete")
 # engine step -> the floor phase it does on the host
@@ -117,6 +119,10 @@ class Bench:
             res["engine"] = {fe: self.engine(sc, f"{tag}-{fe}", fe) for fe in self.args.frontends}
         if "peer" in parts and sc.pool_factory == "dir":
             res["peer"] = self.peer(sc)
+        if "pulumi-libvirt" in parts and sc.pool_factory == "dir":
+            res["pulumi-libvirt"] = self.pulumi_libvirt(sc)
+            from .pulumi_libvirt_peer import startup
+            res["provider_startup"] = startup()
         return res
 
     def peer(self, sc: Scenario) -> dict[str, float]:
@@ -133,6 +139,21 @@ class Bench:
         for step, seconds in times.items():
             log(f"    {step:8s} {seconds:6.2f} s")
         return times
+
+    def pulumi_libvirt(self, sc: Scenario) -> dict[str, dict[str, float]]:
+        """pulumi-libvirt's Volume through the engine, under each engine setting our front ends run
+        with: the default, and PULUMI_SKIP_CHECKPOINTS when plugin-skip-checkpoints is measured."""
+        from . import pulumi_libvirt_peer as plp
+        settings = ["default"] + (["skip-checkpoints"] if "plugin-skip-checkpoints" in self.args.frontends else [])
+        out: dict[str, dict[str, float]] = {}
+        for setting in settings:
+            name = f"{plp.PREFIX}{hosts.RUN_ID}-{sc.n}-{setting}"
+            self.pools.track(name)  # removed at the end whatever happens to the stack
+            log(f"[{sc.label}] pulumi-libvirt {plp.sdk_plugin_version()} (terraform-provider-libvirt 0.8.3 bridged) "
+                f"through the engine, {setting}, {sc.n} volumes")
+            out[setting] = plp.run(sc.n, self.work / f"pulumi-libvirt{sc.n}-{setting}", name,
+                                   os.path.join(self.pools.root, name), self.pools.uri, plp.SETTINGS[setting], log)
+        return out
 
     def engine(self, sc: Scenario, tag: str, frontend: str) -> dict[str, Any]:
         from .engine import STEPS, Stack
@@ -247,7 +268,7 @@ def report(res: dict[str, Any]) -> str:
         lines.append(_table(rows, ["command", "floor", "trivial", "ours", "ours-triv", "ours/floor",
                                    "(ours-triv)/floor", "share", "conns opened", "libvirtd clients",
                                    "peak MiB"]))
-    if res.get("engine") or res.get("peer"):
+    if res.get("engine") or res.get("peer") or res.get("pulumi-libvirt"):
         lines.append("")
         lines += summary(res)
     return "\n".join(lines)
@@ -258,40 +279,76 @@ def report(res: dict[str, Any]) -> str:
 SUMMARY_FLOOR = {"up": "create", "preview": "read", "refresh": "read", "grow": "grow", "destroy": "delete"}
 
 
+def _setting(frontend: str) -> str:
+    """The engine setting a front end of the engine part runs with (benchmarks.pulumi_libvirt_peer.SETTINGS)."""
+    return "skip-checkpoints" if frontend.endswith("-skip-checkpoints") else "default"
+
+
+PULUMI_LIBVIRT_LABEL = {"default": "pulumi-libvirt 0.5.4 Volume, same engine",
+                        "skip-checkpoints": "pulumi-libvirt 0.5.4 Volume, PULUMI_SKIP_CHECKPOINTS=true"}
+
+
 def summary(res: dict[str, Any]) -> list[str]:
-    """The issue-13 table: floor, peer, each front end and its no-work floor, totals, ratios to the
-    peer; then the budget of each step: ours <= trivial (the engine's floor) + 1.2 x libvirt's floor."""
+    """The issue-13 table: floor, both peers (OpenTofu, and pulumi-libvirt through the same engine),
+    each front end and its no-work floor, totals, ratios to the peers; whether our best front end is
+    at or below pulumi-libvirt (issue 21); then the budget of each step: ours <= trivial (the
+    engine's floor) + 1.2 x libvirt's floor."""
     steps = list(SUMMARY_FLOOR)
     fl, peer = res.get("floor") or {}, res.get("peer")
-    rows: list[tuple[str, dict[str, float | None]]] = []
+    pl: dict[str, dict[str, float]] = res.get("pulumi-libvirt") or {}
+    engine: dict[str, Any] = res.get("engine") or {}
+
+    def ours(frontend: str, kind: str = "ours") -> dict[str, float | None]:
+        return {s: (engine[frontend][kind].get(s) or {}).get("seconds") for s in steps}
+
+    def total(t: Mapping[str, float | None]) -> float | None:
+        known = [t.get(s) for s in steps]
+        return None if None in known else sum(v for v in known if v is not None)
+
+    # (label, seconds per step, engine setting: None outside the Pulumi engine)
+    rows: list[tuple[str, dict[str, float | None], str | None]] = []
     if fl:
-        rows.append(("libvirt-python, one process", {s: fl.get(SUMMARY_FLOOR[s]) for s in steps}))
+        rows.append(("libvirt-python, one process (floor)", {s: fl.get(SUMMARY_FLOOR[s]) for s in steps}, None))
     if peer:
-        rows.append(("OpenTofu + terraform-provider-libvirt 0.8.3", dict(peer)))
-    for frontend, eng in (res.get("engine") or {}).items():
-        rows.append((f"this project, {frontend} front end",
-                     {s: (eng["ours"].get(s) or {}).get("seconds") for s in steps}))
-    for frontend, eng in (res.get("engine") or {}).items():
-        rows.append((f"  no-work provider, {frontend} front end",
-                     {s: (eng["trivial"].get(s) or {}).get("seconds") for s in steps}))
+        rows.append(("OpenTofu + terraform-provider-libvirt 0.8.3", dict(peer), None))
+    for setting, times in pl.items():
+        rows.append((PULUMI_LIBVIRT_LABEL[setting], dict(times), setting))
+    for frontend in engine:
+        rows.append((f"this project, {frontend} front end", ours(frontend), _setting(frontend)))
+    for frontend in engine:
+        rows.append((f"  no-work provider, {frontend} front end", ours(frontend, "trivial"), _setting(frontend)))
     peer_total = sum(peer.values()) if peer else None
     table = []
-    for label, t in rows:
-        total = None if any(t.get(s) is None for s in steps) else sum(t[s] for s in steps)  # type: ignore[misc]
-        table.append([label, *(_s(t.get(s)) for s in steps), _s(total), _ratio(total, peer_total)])
-    out = [f"N = {res['n']}: the whole run, s (one run; grow is a replacement for the peer, v0.8.3 cannot grow)",
-           _table(table, ["", *steps, "total", "vs peer"])]
-    for frontend, eng in (res.get("engine") or {}).items():
+    for label, t, row_setting in rows:
+        pl_total = total(pl[row_setting]) if row_setting in pl else None
+        table.append([label, *(_s(t.get(s)) for s in steps), _s(total(t)), _ratio(total(t), peer_total),
+                      _ratio(total(t), pl_total)])
+    out = [f"N = {res['n']}: the whole run, s (one run; grow is a replacement for both peers: size is ForceNew in "
+           "terraform-provider-libvirt 0.8.3; vs pulumi-libvirt: against its run with the same engine setting)",
+           _table(table, ["", *steps, "total", "vs OpenTofu", "vs pulumi-libvirt"])]
+    for setting, times in pl.items():
+        theirs = total(times)
+        candidates = [(mine, fe) for fe in engine if _setting(fe) == setting and (mine := total(ours(fe))) is not None]
+        if theirs is None or not candidates:
+            continue
+        best_total, best = min(candidates)
+        above = [f"{s} {ours(best)[s]:.2f} > {times[s]:.2f}" for s in steps if (ours(best)[s] or 0.0) > times[s]]
+        out.append(f"goal ({setting}: our best front end at or below pulumi-libvirt): {best} {best_total:.2f} s "
+                   f"vs {theirs:.2f} s, {'met' if best_total <= theirs else 'NOT met'}"
+                   + (f"; steps above it: {', '.join(above)}" if above else ""))
+    for frontend in engine:
         verdicts = []
         for s in steps:
-            o, t, f = (eng["ours"].get(s) or {}).get("seconds"), (eng["trivial"].get(s) or {}).get("seconds"), \
-                fl.get(SUMMARY_FLOOR[s]) if fl else None
-            if o is None or t is None or f is None:
+            o, nowork, f = ours(frontend)[s], ours(frontend, "trivial")[s], fl.get(SUMMARY_FLOOR[s]) if fl else None
+            if o is None or nowork is None or f is None:
                 continue
-            budget = t + 1.2 * f
+            budget = nowork + 1.2 * f
             verdicts.append(f"{s} {o:.2f} {'<=' if o <= budget else '>'} {budget:.2f}")
         if verdicts:
             out.append(f"budget ({frontend}: ours vs no-work + 1.2 x floor): " + ", ".join(verdicts))
+    if res.get("provider_startup"):
+        out.append("provider process start-up, paid once by every engine command (s to its port, median of 5): "
+                   + ", ".join(f"{label} {seconds:.3f}" for label, seconds in res["provider_startup"].items()))
     return out
 
 
@@ -319,8 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, nargs="+", default=None, help="stack sizes (default: 100 500)")
     ap.add_argument("--quick", action="store_true", help="N = 10 (a few minutes)")
     ap.add_argument("--parts", default=",".join(DEFAULT_PARTS),
-                    help=f"comma-separated, of {', '.join(PARTS)} (default: all but peer, which builds OpenTofu "
-                         "and terraform-provider-libvirt from the Go module proxy the first time: scripts/peer.sh)")
+                    help=f"comma-separated, of {', '.join(PARTS)} (default: {', '.join(DEFAULT_PARTS)}; opt-in: "
+                         "peer, OpenTofu + terraform-provider-libvirt, built from the Go module proxy the first time "
+                         "by scripts/peer.sh; pulumi-libvirt, pulumi-libvirt's Volume through the same engine, with "
+                         "the plugin make setup builds; scale)")
     ap.add_argument("--frontends", default=",".join(FRONTENDS),
                     help="front ends of the engine part: dynamic, plugin, and plugin-skip-checkpoints (the plugin "
                          "with PULUMI_SKIP_CHECKPOINTS=true: the engine's floor without its per-step state "
@@ -345,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     ns = args.n or ([10] if args.quick else [100, 500])
     rbd_n = args.rbd_n or (10 if args.quick else 200)
 
+    if "pulumi-libvirt" in args.parts:
+        from . import pulumi_libvirt_peer
+        problem = pulumi_libvirt_peer.unavailable()
+        if problem:
+            print(f"--parts pulumi-libvirt: {problem}", file=sys.stderr)
+            return 2
     if args.rbd:
         from . import rbd
         problem = rbd.unavailable()
