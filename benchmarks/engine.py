@@ -5,7 +5,8 @@ The provider process is `benchmarks.probe` (see there), started by the engine th
 `pulumi-resource-pulumi-python` shim (dynamic front end) or a `pulumi-resource-libvirt-storage`
 shim (plugin front end) put first on PATH; each command's probe report gives the
 libvirt connections that process opened, its peak memory and, with profiling, where its time
-went. A thread also watches libvirtd's own list of clients (virt-admin) for that process.
+went. A thread also watches libvirtd's own list of clients (virt-admin) for that process, and
+another the CPU time of the command's engine, program and provider processes (benchmarks/cpu.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from tests.support.engine import BIN, Project
 
+from .cpu import CpuWatch
 from .hosts import scratch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -68,6 +70,7 @@ class Step:
     seconds: float
     probes: list[dict[str, Any]] = field(default_factory=list)
     libvirtd_clients_peak: int | None = None  # per virt-admin, of the provider process
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by role (benchmarks/cpu.py)
 
     @property
     def opened(self) -> int:
@@ -170,7 +173,7 @@ class Stack:
         args = {"up": ("up", "--yes", "--skip-preview"), "grow": ("up", "--yes", "--skip-preview"),
                 "preview": ("preview", "--expect-no-changes"), "refresh": ("refresh", "--yes", "--skip-preview"),
                 "destroy": ("destroy", "--yes", "--skip-preview")}[name]
-        with _ClientWatch(self.probe_dir) as watch:
+        with _ClientWatch(self.probe_dir) as watch, CpuWatch() as cpu:
             started = time.perf_counter()
             self.project.run(*args)
             seconds = time.perf_counter() - started
@@ -184,7 +187,11 @@ class Stack:
             if len(probes) >= started_count or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        return Step(seconds, probes, watch.peak)
+        return Step(seconds, probes, watch.peak, cpu.seconds)
+
+    def state_bytes(self) -> int:
+        """Size of the stack's state as `pulumi stack export` writes it."""
+        return len(self.project.run("stack", "export").stdout)
 
     def close(self) -> None:
         self.project.close()

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Callable
 
 import libvirt
@@ -43,6 +44,7 @@ import libvirt
 from tests.support.engine import BIN, Project
 
 from . import hosts
+from .cpu import CpuWatch
 
 PREFIX = f"{hosts.PREFIX}pulumi-libvirt-"
 PLUGIN = BIN / "pulumi-resource-libvirt"
@@ -63,6 +65,13 @@ for i in range(cfg.require_int("count")):
     libvirt.Volume(f"vol{i}", name=f"vol{i}.qcow2", pool=pool.name, format="qcow2", size=cfg.require_int("size"),
                    opts=pulumi.ResourceOptions(delete_before_replace=True))
 '''
+
+
+@dataclass
+class Run:
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> CPU seconds by role (benchmarks/cpu.py)
+    state_bytes: int | None = None  # `pulumi stack export` after up
 
 
 class PulumiLibvirtError(RuntimeError):
@@ -133,16 +142,17 @@ def startup(repeat: int = 5) -> dict[str, float]:
 
 
 def run(n: int, work: pathlib.Path, pool_name: str, pool_path: str, uri: str, env: dict[str, str] | None = None,
-        log: Callable[[str], None] = lambda _msg: None) -> dict[str, float]:
+        log: Callable[[str], None] = lambda _msg: None) -> Run:
     """Time up / preview / refresh / grow / destroy of a pool and `n` volumes through the engine with
-    pulumi-libvirt, in seconds. `pool_path` (the pool's target directory) is made by the pool build;
+    pulumi-libvirt (wall and CPU seconds), and the size of its state. `pool_path` (the pool's target directory) is made by the pool build;
     its parent must exist. The pool and its volumes are gone when this returns or raises."""
     if not pool_name.startswith(PREFIX):
         raise ValueError(f"the pool name must start with {PREFIX}: {pool_name}")
     problem = unavailable()
     if problem:
         raise PulumiLibvirtError(problem)
-    times: dict[str, float] = {}
+    result = Run()
+    times = result.seconds
     project: Project | None = None
     conn = libvirt.open(uri)
     try:
@@ -151,9 +161,11 @@ def run(n: int, work: pathlib.Path, pool_name: str, pool_path: str, uri: str, en
         project.env.update(env or {})
 
         def step(name: str, *args: str) -> str:
-            started = time.perf_counter()
-            proc = project.run(*args)
-            times[name] = time.perf_counter() - started
+            with CpuWatch() as cpu:
+                started = time.perf_counter()
+                proc = project.run(*args)
+                times[name] = time.perf_counter() - started
+            result.cpu[name] = cpu.seconds
             log(f"    {name:8s} {times[name]:6.2f} s")
             (work / f"{name}.log").write_text(proc.stdout + proc.stderr)
             return proc.stdout
@@ -161,6 +173,7 @@ def run(n: int, work: pathlib.Path, pool_name: str, pool_path: str, uri: str, en
         out = step("up", "up", "--yes", "--skip-preview")
         if f"using pulumi-resource-libvirt from $PATH at {PLUGIN}" not in out:
             raise PulumiLibvirtError(f"up did not run {PLUGIN}:\n{out}")
+        result.state_bytes = len(project.run("stack", "export").stdout)
         made = sorted(conn.storagePoolLookupByName(pool_name).listVolumes())
         if len(made) != n:
             raise PulumiLibvirtError(f"after up, pool {pool_name} holds {len(made)} volumes, not {n}: {made}")
@@ -185,7 +198,7 @@ def run(n: int, work: pathlib.Path, pool_name: str, pool_path: str, uri: str, en
         finally:
             hosts.remove_pool(conn, pool_name)
             conn.close()
-    return times
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,14 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     root = pathlib.Path(tempfile.mkdtemp(prefix=PREFIX, dir="/var/tmp"))  # the pool's parent
     os.chmod(root, 0o755)
     try:
-        times = run(args.n, work, pool_name, str(root / pool_name), hosts.URI,
-                    SETTINGS["skip-checkpoints" if args.skip_checkpoints else "default"])
+        result = run(args.n, work, pool_name, str(root / pool_name), hosts.URI,
+                     SETTINGS["skip-checkpoints" if args.skip_checkpoints else "default"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     print(f"N = {args.n} qcow2 volumes, 64 -> 128 MiB, pulumi-libvirt {sdk_plugin_version()} through the Pulumi engine")
     for name in STEPS:
-        print(f"{name:8s} {times[name]:7.2f} s  {times[name] / args.n * 1000:7.1f} ms/volume")
+        cpu = ", ".join(f"{role} {seconds:.2f}" for role, seconds in result.cpu[name].items())
+        print(f"{name:8s} {result.seconds[name]:7.2f} s  {result.seconds[name] / args.n * 1000:7.1f} ms/volume  "
+              f"CPU s: {cpu}")
+    print(f"state after up: {result.state_bytes} bytes, {(result.state_bytes or 0) / args.n:.0f} per volume")
     print("provider start-up, s (median of 5): "
           + ", ".join(f"{label} {seconds:.3f}" for label, seconds in startup().items()))
     return 0

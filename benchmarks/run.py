@@ -140,19 +140,20 @@ class Bench:
             log(f"    {step:8s} {seconds:6.2f} s")
         return times
 
-    def pulumi_libvirt(self, sc: Scenario) -> dict[str, dict[str, float]]:
+    def pulumi_libvirt(self, sc: Scenario) -> dict[str, dict[str, Any]]:
         """pulumi-libvirt's Volume through the engine, under each engine setting our front ends run
         with: the default, and PULUMI_SKIP_CHECKPOINTS when plugin-skip-checkpoints is measured."""
         from . import pulumi_libvirt_peer as plp
         settings = ["default"] + (["skip-checkpoints"] if "plugin-skip-checkpoints" in self.args.frontends else [])
-        out: dict[str, dict[str, float]] = {}
+        out: dict[str, dict[str, Any]] = {}
         for setting in settings:
             name = f"{plp.PREFIX}{hosts.RUN_ID}-{sc.n}-{setting}"
             self.pools.track(name)  # removed at the end whatever happens to the stack
             log(f"[{sc.label}] pulumi-libvirt {plp.sdk_plugin_version()} (terraform-provider-libvirt 0.8.3 bridged) "
                 f"through the engine, {setting}, {sc.n} volumes")
-            out[setting] = plp.run(sc.n, self.work / f"pulumi-libvirt{sc.n}-{setting}", name,
-                                   os.path.join(self.pools.root, name), self.pools.uri, plp.SETTINGS[setting], log)
+            run = plp.run(sc.n, self.work / f"pulumi-libvirt{sc.n}-{setting}", name,
+                          os.path.join(self.pools.root, name), self.pools.uri, plp.SETTINGS[setting], log)
+            out[setting] = dataclasses.asdict(run)
         return out
 
     def engine(self, sc: Scenario, tag: str, frontend: str) -> dict[str, Any]:
@@ -169,9 +170,11 @@ class Bench:
                 for step in STEPS:
                     r = stack.step(step, grown=f"{GROWN}")
                     steps[step] = {"seconds": r.seconds, "opened": r.opened, "peak_kib": r.peak_kib,
-                                   "clients_peak": r.libvirtd_clients_peak,
+                                   "clients_peak": r.libvirtd_clients_peak, "cpu": r.cpu,
                                    "provider_calls": [p.get("calls") for p in r.probes]}
                     log(f"    {step:8s} {r.seconds:6.2f} s  connections opened {r.opened}")
+                    if step == "up":
+                        out.setdefault("state_bytes", {})[kind] = stack.state_bytes()
             finally:
                 stack.close()
             out[kind] = steps
@@ -295,7 +298,8 @@ def summary(res: dict[str, Any]) -> list[str]:
     engine's floor) + 1.2 x libvirt's floor."""
     steps = list(SUMMARY_FLOOR)
     fl, peer = res.get("floor") or {}, res.get("peer")
-    pl: dict[str, dict[str, float]] = res.get("pulumi-libvirt") or {}
+    pl: dict[str, dict[str, float]] = {setting: run["seconds"] for setting, run in
+                                       (res.get("pulumi-libvirt") or {}).items()}
     engine: dict[str, Any] = res.get("engine") or {}
 
     def ours(frontend: str, kind: str = "ours") -> dict[str, float | None]:
@@ -346,10 +350,38 @@ def summary(res: dict[str, Any]) -> list[str]:
             verdicts.append(f"{s} {o:.2f} {'<=' if o <= budget else '>'} {budget:.2f}")
         if verdicts:
             out.append(f"budget ({frontend}: ours vs no-work + 1.2 x floor): " + ", ".join(verdicts))
+    out += cpu_table(res)
     if res.get("provider_startup"):
         out.append("provider process start-up, paid once by every engine command (s to its port, median of 5): "
                    + ", ".join(f"{label} {seconds:.3f}" for label, seconds in res["provider_startup"].items()))
     return out
+
+
+def cpu_table(res: dict[str, Any]) -> list[str]:
+    """Where a command's time goes by process, pulumi-libvirt beside our front ends: CPU seconds of
+    the engine (the pulumi CLI), the Python program and the provider process (benchmarks/cpu.py),
+    and the state's size per volume, which every checkpoint of the engine writes whole."""
+    n, steps = res["n"], list(SUMMARY_FLOOR)
+    rows: list[tuple[str, dict[str, dict[str, float]], int | None]] = []
+    for setting, run in (res.get("pulumi-libvirt") or {}).items():
+        rows.append((PULUMI_LIBVIRT_LABEL[setting], run.get("cpu") or {}, run.get("state_bytes")))
+    for kind, label in (("ours", "this project, {} front end"), ("trivial", "  no-work provider, {} front end")):
+        for frontend, eng in (res.get("engine") or {}).items():
+            rows.append((label.format(frontend), {s: (eng[kind].get(s) or {}).get("cpu") or {} for s in steps},
+                         (eng.get("state_bytes") or {}).get(kind)))
+    if not rows or not any(cpu for _, by_step, _ in rows for cpu in by_step.values()):
+        return []
+    table = []
+    for label, by_step, state in rows:
+        cells = []
+        for s in steps:
+            cpu = by_step.get(s) or {}
+            cells.append("/".join(f"{cpu.get(role, 0.0):.1f}" for role in ("engine", "program", "provider"))
+                         if cpu else "-")
+        table.append([label, *cells, "-" if state is None else f"{state / n / 1024:.1f}"])
+    return [f"N = {n}: CPU seconds by process, engine/program/provider (the pulumi CLI, the Python program, the "
+            "provider process; sampled from /proc), and the state after up, KiB per volume",
+            _table(table, ["", *steps, "state KiB/vol"])]
 
 
 def profile_report(n: int, prof: dict[str, Any]) -> str:
