@@ -1,69 +1,109 @@
-"""A pool, a base image and a VM disk beside a VM, two ways.
+"""Storage from this project beside a VM and its network from pulumi-libvirt, in one stack.
 
-route "pulumi-libvirt" (default): the VM and its network are pulumi-libvirt resources; the VM's disk
-takes our volume's `key` as its volume_id.
+- a NAT network with DHCP (pulumi-libvirt `Network`);
+- a dir pool, a base image (uploaded from `baseImage`, or an empty qcow2) and the VM's disk, a qcow2
+  backed by it;
+- a LUKS-encrypted volume whose passphrase is a `VolumeSecret`;
+- optionally (`rbd: true`) an rbd image in a Ceph pool that authenticates with a `CephSecret`;
+- the VM (pulumi-libvirt `Domain`), booted from `kernel`/`initrd` when given, else from its disk.
 
-route "libvirt-python": the VM is a small dynamic resource of this program that defines and starts
-a domain with libvirt-python, its <disk> taken verbatim from our volume's `disk_xml` output.
+What feeds what: our volume's `key` is pulumi-libvirt's `DomainDiskArgs(volume_id=...)`. pulumi-libvirt
+cannot say `<encryption>` or `<auth>`, so the LUKS and rbd disks are declared as pulumi-libvirt knows
+them (`volume_id`, `url`) and the Domain's `xml.xslt` (xslt.py) replaces each generated element with
+our volume's `disk_xml`.
+
+    pulumi config set --secret passphrase 'correct horse battery staple'
+    pulumi config set kernel /var/lib/libvirt/boot/vmlinuz      # optional: direct kernel boot
+    pulumi config set initrd /var/lib/libvirt/boot/initrd.gz
+    pulumi config set cmdline 'console=ttyS0 quiet'
+    pulumi up
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+import pulumi_libvirt as libvirt
 
-from pulumi_libvirt_storage import StoragePool, StorageVolume
+from cmdline import cmdline_maps
+from pulumi_libvirt_storage import StoragePool, StorageVolume, VolumeSecret
+from xslt import replace_disks
 
 config = pulumi.Config()
 prefix = config.get("prefix") or "vmdemo"
-route = config.get("route") or "pulumi-libvirt"
+pool_name = f"{prefix}-images"
+pool_path = config.get("poolPath") or f"/var/lib/libvirt/{prefix}-images"
 
-pool = StoragePool("images", name=f"{prefix}-images", type="dir",
-                   target={"path": config.get("poolPath") or f"/var/lib/libvirt/{prefix}-images"})
-base = StorageVolume("base", pool=pool, name="base.qcow2", format="qcow2", capacity="2GiB")
-disk = StorageVolume("disk", pool=pool, name=f"{prefix}-vm1.qcow2", format="qcow2",
-                     backing_store={"path": base.path, "format": "qcow2"})
+network = libvirt.Network(
+    "net", name=f"{prefix}-net", mode="nat",
+    addresses=config.get_object("addresses") or ["10.17.3.0/24"],
+    bridge=config.get("bridge"), dhcp=libvirt.NetworkDhcpArgs(enabled=True), autostart=False)
 
-if route == "pulumi-libvirt":
-    import pulumi_libvirt as libvirt
+pool = StoragePool("images", name=pool_name, type="dir", target={"path": pool_path})
 
-    network = libvirt.Network("net", name=f"{prefix}-net", mode="nat", addresses=["10.17.3.0/24"])
-    vm = libvirt.Domain("vm", name=f"{prefix}-vm1", memory=512, vcpu=1,
-                        disks=[libvirt.DomainDiskArgs(volume_id=disk.key)],
-                        network_interfaces=[libvirt.DomainNetworkInterfaceArgs(network_id=network.id)])
-    pulumi.export("vm_id", vm.id)
+# A change that replaces a volume the running VM uses (its format, say) makes the engine delete the
+# Domain first, then the volume, and create both again: the disk comes back empty. protectDisks makes
+# `pulumi preview` and `up` refuse that replacement instead (and `destroy` too, until it is unset).
+disk_options = pulumi.ResourceOptions(protect=config.get_bool("protectDisks") or False)
+
+# The base holds data, not necessarily an OS (with kernel/initrd the VM boots without one).
+base_image = config.get("baseImage")
+base_format = (config.get("baseFormat") or "qcow2") if base_image else "qcow2"
+if base_image:
+    base = StorageVolume("base", pool=pool, name=f"{prefix}-base.{base_format}", format=base_format,
+                         upload_from=base_image, opts=disk_options)
 else:
-    class _DomainProvider(ResourceProvider):
-        """Defines and starts a tiny domain (no OS: it only needs to run) with the disk we are given."""
+    base = StorageVolume("base", pool=pool, name=f"{prefix}-base.qcow2", format="qcow2",
+                         capacity=config.get("baseCapacity") or "64MiB", opts=disk_options)
+vm_disk = StorageVolume("vm-disk", pool=pool, name=f"{prefix}-vm.qcow2", format="qcow2",
+                        backing_store={"path": base.path, "format": base_format}, opts=disk_options)
 
-        def create(self, props: dict[str, Any]) -> CreateResult:
-            import libvirt as lv
-            xml = (f"<domain type='qemu'><name>{props['name']}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-                   "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
-                   f"{props['disk_xml']}<graphics type='vnc' port='-1' listen='127.0.0.1'/></devices></domain>")
-            conn = lv.open("qemu:///system")
-            dom = conn.defineXML(xml)
-            dom.create()
-            return CreateResult(dom.UUIDString(), {**props, "state": dom.state()[0]})
+# LUKS: libvirt opens it with the VolumeSecret's passphrase, the host holds only ciphertext.
+secure_name = f"{prefix}-secure.img"
+passphrase = VolumeSecret("secure-passphrase", usage_name=f"{pool_path}/{secure_name}",
+                          value=config.require_secret("passphrase"))
+secure = StorageVolume("secure", pool=pool, name=secure_name, format=config.get("secureFormat") or "raw",
+                       capacity=config.get("secureCapacity") or "32MiB",
+                       encryption={"format": "luks", "secret_uuid": passphrase.uuid}, opts=disk_options)
 
-        def delete(self, id_: str, props: dict[str, Any]) -> None:
-            import libvirt as lv
-            conn = lv.open("qemu:///system")
-            dom = conn.lookupByUUIDString(id_)
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
+disks = [libvirt.DomainDiskArgs(volume_id=vm_disk.key), libvirt.DomainDiskArgs(volume_id=secure.key)]
+replaced: dict[str, pulumi.Output[str]] = {f"{pool_name}/{secure_name}": secure.disk_xml}
 
-    class Domain(Resource):
-        state: pulumi.Output[int]
+if config.get_bool("rbd"):
+    # An rbd image behind a cephx key: pulumi-libvirt declares it by url, our disk_xml adds <auth>.
+    from pulumi_libvirt_storage import CephSecret
 
-        def __init__(self, name: str, domain_name: str, disk_xml: pulumi.Input[str]) -> None:
-            super().__init__(_DomainProvider(), name, {"name": domain_name, "disk_xml": disk_xml, "state": None})
+    monitor = config.require("rbdMonitor")  # HOST:PORT
+    ceph_pool = config.require("rbdPool")
+    client = config.get("cephClient") or "libvirt"
+    image = f"{prefix}-data"
+    ceph_key = CephSecret("ceph-key", usage_name=f"{prefix} client.{client}", value=config.require_secret("cephKey"))
+    rbd_pool = StoragePool("rbd", name=f"{prefix}-rbd", type="rbd", source={
+        "name": ceph_pool, "hosts": [{"name": monitor.rsplit(":", 1)[0], "port": int(monitor.rsplit(":", 1)[1])}],
+        "auth": {"type": "ceph", "username": client, "secret_uuid": ceph_key.uuid}})
+    data = StorageVolume("data", pool=rbd_pool, name=image, capacity=config.get("dataCapacity") or "64MiB",
+                         opts=disk_options)
+    disks.append(libvirt.DomainDiskArgs(url=f"rbd://{monitor}/{ceph_pool}/{image}"))
+    replaced[f"/{ceph_pool}/{image}"] = data.disk_xml
+    pulumi.export("data_key", data.key)
 
-    domain = Domain("vm", f"{prefix}-vm1", disk.disk_xml)
-    pulumi.export("vm_state", domain.state)
+serial_log = config.get("serialLog")
+xslt = pulumi.Output.all(**replaced).apply(lambda by_source: replace_disks(by_source, serial_log=serial_log))
 
-pulumi.export("disk_key", disk.key)
-pulumi.export("disk_xml", disk.disk_xml)
+kernel = config.get("kernel")
+vm = libvirt.Domain(
+    "vm", name=f"{prefix}-vm", type="qemu",
+    memory=config.get_int("memory") or 256, vcpu=1, running=True,
+    kernel=kernel, initrd=config.get("initrd") if kernel else None,
+    cmdlines=cmdline_maps(config.get("cmdline") or "") if kernel else None,
+    disks=disks,
+    network_interfaces=[libvirt.DomainNetworkInterfaceArgs(network_id=network.id)],
+    consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
+    xml=libvirt.DomainXmlArgs(xslt=xslt))
+
+pulumi.export("vm_id", vm.id)
+pulumi.export("network_id", network.id)
+pulumi.export("base_path", base.path)
+pulumi.export("vm_disk_key", vm_disk.key)
+pulumi.export("vm_disk_path", vm_disk.path)
+pulumi.export("secure_key", secure.key)
+pulumi.export("secure_path", secure.path)
+pulumi.export("secure_disk_xml", secure.disk_xml)
+pulumi.export("secret_uuid", passphrase.uuid)

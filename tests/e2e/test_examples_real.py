@@ -1,11 +1,10 @@
 """The examples whose backends run on this machine, for real through the engine. (ceph-rbd and
-gluster run against their servers in tests/backends; all examples also run under mocks in
-tests/unit/test_examples_mocked.py.)"""
+gluster run against their servers in tests/backends, vm-composition with its VM in
+tests/e2e/test_vm_composition.py; all examples also run under mocks in tests/unit/test_examples_mocked.py.)"""
 
 from __future__ import annotations
 
 import pathlib
-import shutil
 import subprocess
 
 import libvirt
@@ -48,35 +47,6 @@ def test_fs_on_device_example(conn, tmp_path: pathlib.Path) -> None:
             p.destroy()
         finally:
             p.close()
-
-
-def test_vm_composition_pure_libvirt_route_runs_a_vm_on_our_disk(conn, tmp_path: pathlib.Path) -> None:
-    prefix = unique("vm")
-    # QEMU runs as libvirt-qemu: the pool must be somewhere it can reach (not under /tmp/pytest-of-root)
-    pool_path = pathlib.Path(f"/var/lib/libvirt/{prefix}-images")
-    p = example("vm-composition", tmp_path / "p", {"prefix": prefix, "route": "libvirt-python",
-                                                   "poolPath": str(pool_path)})
-    try:
-        p.up()
-        out = p.outputs()
-        assert out["vm_state"] == libvirt.VIR_DOMAIN_RUNNING
-        dom = conn.lookupByName(f"{prefix}-vm1")
-        assert dom.isActive()
-        blk = subprocess.run(["virsh", "domblklist", f"{prefix}-vm1"], capture_output=True, text=True).stdout
-        assert out["disk_key"] in blk
-        p.destroy()
-        with pytest.raises(libvirt.libvirtError):
-            conn.lookupByName(f"{prefix}-vm1")
-    finally:
-        p.close()
-        try:
-            dom = conn.lookupByName(f"{prefix}-vm1")
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-        except libvirt.libvirtError:
-            pass
-        shutil.rmtree(pool_path, ignore_errors=True)
 
 
 def test_encrypted_volume_example(conn, tmp_path: pathlib.Path) -> None:

@@ -1,10 +1,11 @@
 """Every example program builds its resource graph under Pulumi's mocks (no provider code runs):
 the arguments our resources receive are well-formed, and what other resources receive from ours
-is our outputs, not strings rebuilt by hand. vm-composition's pulumi-libvirt route runs only here:
-its provider plugin (pulumi-resource-libvirt) is a binary that cannot be downloaded on our machines."""
+is our outputs, not strings rebuilt by hand. (vm-composition runs for real in
+tests/e2e/test_vm_composition.py; its rbd disk, behind `rbd: true`, only here so far.)"""
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import runpy
 from typing import Any
@@ -42,7 +43,8 @@ def run_example(name: str, config: dict[str, str]) -> Mocks:
 
     @pulumi.runtime.test
     def program() -> None:
-        runpy.run_path(str(ROOT / "examples" / name / "__main__.py"), run_name="__main__")
+        # The directory, as Pulumi's language host runs it: a program's own modules beside it import.
+        runpy.run_path(str(ROOT / "examples" / name), run_name="__main__")
 
     program()
     return mocks
@@ -54,17 +56,101 @@ def test_quickstart_backs_the_disk_with_the_base_image() -> None:
     assert m.resources["images"][1]["type"] == "dir"
 
 
-def test_vm_composition_gives_the_vm_our_volume_key_as_its_volume_id() -> None:
-    m = run_example("vm-composition", {"route": "pulumi-libvirt"})
+def replacement_of(xslt: str, source: str) -> str:
+    """The text of the <disk> that replaces the generated disk matched by `source` (an XPath literal):
+    under the mocks a volume's disk_xml is `<disk>NAME</disk>`."""
+    from lxml import etree
+
+    sheet = etree.fromstring(xslt.encode())
+    [template] = [t for t in sheet if f"@name = {source}" in (t.get("match") or "")]
+    return str(template.find("disk").text).strip()
+
+
+VM_COMPOSITION = {"passphrase": "correct horse", "kernel": "/boot/vmlinuz", "initrd": "/boot/initrd.gz",
+                  "cmdline": "console=ttyS0 quiet panic=-1"}
+
+
+def test_vm_composition_gives_the_vm_our_volume_keys_and_our_luks_disk_xml() -> None:
+    m = run_example("vm-composition", VM_COMPOSITION)
     typ, vm = m.resources["vm"]
     assert typ == "libvirt:index/domain:Domain"
-    assert vm["disks"] == [{"volumeId": "/fake/disk"}]
-    assert m.resources["net"][0] == "libvirt:index/network:Network"
+    assert vm["disks"] == [{"volumeId": "/fake/vm-disk"}, {"volumeId": "/fake/secure"}]
+    assert vm["cmdlines"] == [{"console": "ttyS0", "panic": "-1"}, {"_": "quiet"}]
+    assert vm["running"] is True and (vm["kernel"], vm["initrd"]) == ("/boot/vmlinuz", "/boot/initrd.gz")
+    # the LUKS disk's generated element (pool/volume) is replaced by our disk_xml
+    assert replacement_of(vm["xml"]["xslt"], "'vmdemo-images/vmdemo-secure.img'") == "secure"
+    assert m.resources["secure"][1]["encryption"] == {"format": "luks", "secret_uuid": "uuid-secure-passphrase"}
+    assert m.resources["vm-disk"][1]["backing_store"] == {"path": "/fake/base", "format": "qcow2"}
+    net_type, net = m.resources["net"]
+    assert net_type == "libvirt:index/network:Network"
+    assert (net["mode"], net["autostart"], net["dhcp"]) == ("nat", False, {"enabled": True})
 
 
-def test_vm_composition_pure_libvirt_route_takes_our_disk_xml() -> None:
-    m = run_example("vm-composition", {"route": "libvirt-python"})
-    assert m.resources["vm"][1]["disk_xml"] == "<disk>disk</disk>"
+def test_vm_composition_rbd_disk_is_declared_by_url_and_replaced_by_our_disk_xml() -> None:
+    m = run_example("vm-composition", {**VM_COMPOSITION, "rbd": "true", "rbdMonitor": "10.0.0.1:6789",
+                                       "rbdPool": "vms", "cephKey": CEPH_KEY})
+    vm = m.resources["vm"][1]
+    assert vm["disks"][2] == {"url": "rbd://10.0.0.1:6789/vms/vmdemo-data"}
+    assert replacement_of(vm["xml"]["xslt"], "'/vms/vmdemo-data'") == "data"
+    assert m.resources["rbd"][1]["source"]["auth"]["secret_uuid"] == "uuid-ceph-key"
+
+
+def _load_example_module(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"vm_composition_{name}",
+                                                  ROOT / "examples" / "vm-composition" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vm_composition_cmdlines_are_declared_as_pulumi_libvirt_reads_them_back() -> None:
+    """terraform-provider-libvirt 0.8 writes the maps as one sorted line and reads the line back into
+    maps (a repeated key starts a new one, key-less arguments last): the declared shape survives that."""
+    cmdline_maps = _load_example_module("cmdline").cmdline_maps
+
+    def written(maps: list[dict[str, str]]) -> str:  # setCmdlineArgs
+        return " ".join(sorted(v if k == "_" else f"{k}={v}" for m in maps for k, v in m.items()))
+
+    for line in ("console=ttyS0 quiet panic=-1 pls.token=abc pls.then=run", "a=1 a=2 b=3 nosplash ro", "x=1=2", ""):
+        maps = cmdline_maps(line)
+        assert sorted(written(maps).split()) == sorted(line.split())
+        assert cmdline_maps(written(maps)) == maps, line
+    assert cmdline_maps("console=ttyS0 quiet panic=-1") == [{"console": "ttyS0", "panic": "-1"}, {"_": "quiet"}]
+
+
+GENERATED_DOMAIN = """<domain type="qemu"><name>vm</name><devices>
+<disk type="volume" device="disk"><driver name="qemu" type="qcow2"/><source pool="p" volume="vm.qcow2"/>
+<target dev="vda" bus="virtio"/></disk>
+<disk type="volume" device="disk"><driver name="qemu" type="raw"/><source pool="p" volume="secure.img"/>
+<target dev="vdb" bus="virtio"/></disk>
+<disk type="network" device="disk"><driver name="qemu" type="raw"/>
+<source protocol="rbd" name="/vms/data"><host name="10.0.0.1" port="6789"/></source><target dev="vdc" bus="virtio"/></disk>
+<console type="pty"><target type="serial" port="0"/></console></devices></domain>"""
+
+
+def test_vm_composition_xslt_replaces_the_declared_disks_and_keeps_their_targets() -> None:
+    """The stylesheet as pulumi-libvirt applies it (libxslt, as its xsltproc): the LUKS and rbd disks
+    become our disk_xml with the generated target; the other disk and devices stay as generated."""
+    from lxml import etree
+
+    replace_disks = _load_example_module("xslt").replace_disks
+    luks = ('<disk type="file" device="disk"><driver name="qemu" type="raw"/><source file="/pool/{odd} \'name\'">'
+            '<encryption format="luks"><secret type="passphrase" uuid="u-1"/></encryption></source>'
+            '<target dev="vda" bus="virtio"/></disk>')
+    rbd = ('<disk type="network" device="disk"><driver name="qemu" type="raw"/><auth username="libvirt">'
+           '<secret type="ceph" uuid="u-2"/></auth><source protocol="rbd" name="vms/data">'
+           '<host name="10.0.0.1" port="6789"/></source><target dev="vda" bus="virtio"/></disk>')
+    sheet = replace_disks({"p/secure.img": luks, "/vms/data": rbd}, serial_log="/var/log/vm serial.log")
+    out = etree.XSLT(etree.fromstring(sheet.encode()))(etree.fromstring(GENERATED_DOMAIN.encode())).getroot()
+    vda, vdb, vdc = out.findall("devices/disk")
+    assert vda.find("source").get("volume") == "vm.qcow2" and vda.find("target").get("dev") == "vda"
+    assert vdb.find("source").get("file") == "/pool/{odd} 'name'"
+    assert vdb.find("source/encryption/secret").get("uuid") == "u-1"
+    assert [t.get("dev") for t in vdb.findall("target")] == ["vdb"]
+    assert vdc.find("auth/secret").get("uuid") == "u-2" and vdc.find("source").get("name") == "vms/data"
+    assert [t.get("dev") for t in vdc.findall("target")] == ["vdc"]
+    assert out.find("devices/console/log").get("file") == "/var/log/vm serial.log"
 
 
 def test_ceph_rbd_pool_authenticates_with_the_secrets_uuid_and_the_key_stays_secret() -> None:
