@@ -67,7 +67,8 @@ disks = [libvirt.DomainDiskArgs(volume_id=vm_disk.key), libvirt.DomainDiskArgs(v
 replaced: dict[str, pulumi.Output[str]] = {f"{pool_name}/{secure_name}": secure.disk_xml}
 
 if config.get_bool("rbd"):
-    # An rbd image behind a cephx key: pulumi-libvirt declares it by url, our disk_xml adds <auth>.
+    # An rbd image behind a cephx key: pulumi-libvirt declares it by url, our disk_xml adds <auth>. Declare
+    # the monitor's port: the provider reads the disk back as the url with the port libvirt holds.
     from pulumi_libvirt_storage import CephSecret
 
     monitor = config.require("rbdMonitor")  # HOST:PORT

@@ -58,13 +58,14 @@ def vm_host(conn) -> Iterator[dict[str, Any]]:
             pathlib.Path(f"/var/log/libvirt/qemu/{names['domain']}.log").unlink(missing_ok=True)
 
 
-def composition(project, vm_host: dict[str, Any], token: str, passphrase: str, **config: str) -> Project:
+def composition(project, vm_host: dict[str, Any], token: str, passphrase: str, secrets: dict[str, str] | None = None,
+                **config: str) -> Project:
     boot = guest_boot_files().copied_to(vm_host["dir"])
     p = project((EXAMPLE / "__main__.py").read_text(), name="vm-composition", config={
         "libvirt:uri": "qemu:///system", "prefix": vm_host["prefix"], "poolPath": vm_host["pool_path"],
         "addresses": json.dumps([free_subnet(vm_host["network"])]), "bridge": vm_host["bridge"],
         "kernel": str(boot.kernel), "initrd": str(boot.initrd), "cmdline": kernel_cmdline(token, then="run"),
-        "serialLog": str(vm_host["serial_log"]), **config}, secrets={"passphrase": passphrase})
+        "serialLog": str(vm_host["serial_log"]), **config}, secrets={"passphrase": passphrase, **(secrets or {})})
     for module in EXAMPLE_MODULES:
         shutil.copyfile(EXAMPLE / module, p.workdir / module)
     return p

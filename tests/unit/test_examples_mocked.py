@@ -1,7 +1,7 @@
 """Every example program builds its resource graph under Pulumi's mocks (no provider code runs):
 the arguments our resources receive are well-formed, and what other resources receive from ours
 is our outputs, not strings rebuilt by hand. (vm-composition runs for real in
-tests/e2e/test_vm_composition.py; its rbd disk, behind `rbd: true`, only here so far.)"""
+tests/e2e/test_vm_composition.py, its rbd disk in tests/backends/test_vm_composition_rbd.py.)"""
 
 from __future__ import annotations
 
