@@ -35,6 +35,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "vm-composition"
 #: The example's own modules, beside its __main__.py in the project the test makes.
 EXAMPLE_MODULES = ("xslt.py", "cmdline.py")
+#: The byte the uploaded base image holds at 4 MiB, seen through the VM's overlay.
+BASE_PATTERN = "0x5a"
 
 
 @pytest.fixture
@@ -110,7 +112,11 @@ def new_passphrase() -> str:
 def test_vm_composition_runs_a_vm_on_our_disks_through_the_engine(vm_host, project, conn, frontend) -> None:
     timings: dict[str, float] = {}
     token, passphrase = new_token(), new_passphrase()
-    p = composition(project, vm_host, token, passphrase)
+    # The base image the program uploads (upload_from): a small qcow2 holding a pattern at 4 MiB.
+    base_image = vm_host["dir"] / "base-image.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base_image), "64M"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -q -P {BASE_PATTERN} 4M 64k", str(base_image)], check=True)
+    p = composition(project, vm_host, token, passphrase, baseImage=str(base_image), baseFormat="qcow2")
 
     started = time.monotonic()
     p.up()
@@ -140,6 +146,12 @@ def test_vm_composition_runs_a_vm_on_our_disks_through_the_engine(vm_host, proje
     # The guest wrote through the overlay (the base stays as it was) and through LUKS.
     assert read_marker_from_file(out["vm_disk_path"], "qcow2") == f"PLS-MARKER vda {token}"
     assert read_marker_from_file(out["base_path"], "qcow2") is None
+    compare = subprocess.run(["qemu-img", "compare", "-U", "-f", "qcow2", "-F", "qcow2", str(base_image),
+                              out["base_path"]], capture_output=True, text=True)
+    assert compare.returncode == 0, compare.stdout + compare.stderr  # the base is what was uploaded
+    through_overlay = subprocess.run(["qemu-io", "-r", "-U", "-f", "qcow2", "-c", f"read -q -P {BASE_PATTERN} 4M 64k",
+                                      out["vm_disk_path"]], capture_output=True, text=True)
+    assert through_overlay.returncode == 0 and not through_overlay.stdout.strip(), through_overlay.stdout
     assert read_marker_from_file(out["secure_path"], "luks", passphrase=passphrase) == f"PLS-MARKER vdb {token}"
     raw = pathlib.Path(out["secure_path"]).read_bytes()
     assert token.encode() not in raw and b"PLS-MARKER" not in raw
