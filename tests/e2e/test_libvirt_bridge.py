@@ -4,7 +4,6 @@ terraform-provider-libvirt that scripts/setup.sh builds (tools/libvirt-bridge)."
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import ipaddress
 import json
@@ -12,15 +11,14 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
-import time
 from typing import Iterator
 
-import libvirt
 import pytest
 from lxml import etree
 
 from tests.conftest import unique
 from tests.support.engine import BIN
+from tests.support.vm import free_subnet, remove_domain_and_network
 
 pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 
@@ -50,25 +48,6 @@ def sdk_plugin_version() -> str:
     return plugin["version"]
 
 
-def free_subnet(seed: str) -> str:
-    """A 10.x.y.0/24 derived from `seed` (a unique name: two runs of this test at once get two subnets)
-    that no route of this host overlaps; libvirt refuses to start a network on a subnet in use."""
-    routes = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], check=True, capture_output=True,
-                            text=True).stdout
-    used = []
-    for line in routes.splitlines():
-        words = line.split()
-        dest = words[1] if words[0] in ("local", "broadcast", "unicast", "unreachable", "blackhole") else words[0]
-        if dest != "default":
-            used.append(ipaddress.ip_network(dest, strict=False))
-    digest = hashlib.sha256(seed.encode()).digest()
-    for i in range(0, len(digest), 2):
-        subnet = ipaddress.ip_network(f"10.{digest[i]}.{digest[i + 1]}.0/24")
-        if not any(subnet.overlaps(u) for u in used):
-            return str(subnet)
-    raise AssertionError(f"no free 10.x.y.0/24 derived from {seed!r}")
-
-
 @pytest.fixture
 def vm_objects(conn) -> Iterator[dict[str, str]]:
     """Names of the network and domain the test declares, and a directory for its pool that QEMU (user
@@ -86,27 +65,6 @@ def vm_objects(conn) -> Iterator[dict[str, str]]:
         remove_domain_and_network(conn, names["domain"], names["network"])
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def remove_domain_and_network(conn, domain: str, network: str) -> None:
-    """Stop and undefine them if they exist; waits out a libvirtd that another test is restarting."""
-    for attempt in range(30):
-        try:
-            for dom in conn.listAllDomains():
-                if dom.name() == domain:
-                    if dom.isActive():
-                        dom.destroy()
-                    dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
-            for net in conn.listAllNetworks():
-                if net.name() == network:
-                    if net.isActive():
-                        net.destroy()
-                    net.undefine()
-            return
-        except libvirt.libvirtError:
-            if attempt == 29:
-                raise
-            time.sleep(1)
 
 
 def test_pulumi_libvirt_domain_and_network_beside_our_volume(vm_objects, project, conn) -> None:

@@ -25,10 +25,10 @@ import pytest
 from lxml import etree
 
 from tests.conftest import unique
-from tests.e2e.test_libvirt_bridge import free_subnet, remove_domain_and_network
 from tests.support.engine import Project, steps_of_events
 from tests.support.guest import (GUEST_DONE, console_text, guest_boot_files, kernel_cmdline, qemu_workdir,
                                  read_marker_from_file)
+from tests.support.vm import free_subnet, remove_domain_and_network
 
 pytestmark = [pytest.mark.engine, pytest.mark.both_frontends]
 
@@ -57,7 +57,6 @@ def vm_host(conn) -> Iterator[dict[str, Any]]:
             for secret in conn.listAllSecrets():
                 if (secret.usageID() or "").startswith(names["pool_path"] + "/"):
                     secret.undefine()
-            pathlib.Path(f"/var/log/libvirt/qemu/{names['domain']}.log").unlink(missing_ok=True)
 
 
 def composition(project, vm_host: dict[str, Any], token: str, passphrase: str, secrets: dict[str, str] | None = None,

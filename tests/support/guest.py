@@ -469,7 +469,7 @@ def remove_domain(conn: libvirt.virConnect, name: str) -> None:
         if dom.isActive():
             dom.destroy()
         if dom.isPersistent():
-            dom.undefine()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
     except libvirt.libvirtError as e:
         if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
             raise
