@@ -12,7 +12,7 @@ RUN_BY = {
     "make demo": ".ci/run",
     "make test": ".ci/run",
     "make sdk": ".ci/run",
-    'make bench ARGS="--quick --parts floor,protocol,engine,peer,scale"': ".ci/run",
+    'make bench ARGS="--quick --parts floor,protocol,engine,peer,pulumi-libvirt,scale"': ".ci/run",
     ".venv/bin/pulumi-libvirt-storage import-program --uri qemu:///system": "tests/unit/test_readme_commands.py",
     ".venv/bin/pulumi-libvirt-storage import-args --xml tests/unit/golden/pool-rbd-auth-config.xml":
         "tests/unit/test_readme_commands.py",
