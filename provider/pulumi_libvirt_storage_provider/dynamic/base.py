@@ -11,7 +11,9 @@ What is particular to this front end:
   (resources/*.predict), so that dependents see known values instead of unknowns;
 - errors are raised as exceptions (the host turns them into a gRPC error; ours carry the message
   alone, see plain_errors.py);
-- the stack config `libvirt:uri` (and `libvirt-storage:allowUnsafeUris`) arrives through `configure`.
+- the stack config `libvirt:uri` (and `libvirt-storage:allowUnsafeUris`) arrives through `configure`;
+- a resource whose URI makes libvirt fork (qemu+ssh://) is served by a worker process without gRPC's
+  fork handlers (worker.py): every logic call goes through `_logic`, which sends it there.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
 
 from .. import lifeline
 from ..ops import uri_safety
-from . import plain_errors
+from . import plain_errors, worker
 from ..resources.base import NAME_PREFIX_KEY, Context, ResourceLogic, whole_numbers
 from ..spec.fields import is_unknown
 
@@ -56,32 +58,43 @@ class LibvirtProvider(ResourceProvider):
         return Context(default_uri=getattr(self, "_config_uri", None),
                        allow_unsafe_uris=getattr(self, "_allow_unsafe_uris", False))
 
+    def _logic(self, method: str, uris: tuple[object, ...], *args: Any) -> Any:
+        """self.logic.<method>(*args), in the worker process when any of `uris` (the resource's, old
+        and new) or the provider's makes libvirt fork."""
+        ctx: Context = args[-1]
+        if worker.forks(*uris, ctx.default_uri):
+            cls = type(self)
+            return worker.worker().call(f"{cls.__module__}:{cls.__qualname__}.logic.{method}", *args)
+        return getattr(self.logic, method)(*args)
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         ctx = self.context()
-        checked = self.logic.check(olds, news, ctx)
+        uris = (olds.get("uri"), news.get("uri"))
+        checked = self._logic("check", uris, olds, news, ctx)
         if checked.failures:
             return CheckResult(news, [CheckFailure(e.prop, e.reason) for e in checked.failures])
         inputs = checked.inputs
         # Outputs known before libvirt is asked ride along with the inputs: a preview shows them.
-        inputs.update({k: v for k, v in self.logic.predict_all(inputs, olds, ctx).items()
+        inputs.update({k: v for k, v in self._logic("predict_all", uris, inputs, olds, ctx).items()
                        if inputs.get(k) is None and not is_unknown(v)})
         return CheckResult(inputs, [])
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        d = self.logic.diff(id_, olds, news, self.context())
+        d = self._logic("diff", (olds.get("uri"), news.get("uri")), id_, olds, news, self.context())
         return DiffResult(changes=d.changes, replaces=d.replaces, stables=[],
                           delete_before_replace=d.delete_before_replace)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        id_, outs = self.logic.create(props, self.context())
+        id_, outs = self._logic("create", (props.get("uri"),), props, self.context())
         return CreateResult(id_, outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        result = self.logic.read(id_, whole_numbers(props), self.context())
+        result = self._logic("read", (props.get("uri"),), id_, whole_numbers(props), self.context())
         return ReadResult(id_=result.id, outs=result.outputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self.logic.update(id_, whole_numbers(olds), news, self.context()))
+        return UpdateResult(self._logic("update", (olds.get("uri"), news.get("uri")), id_, whole_numbers(olds), news,
+                                        self.context()))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.logic.delete(id_, whole_numbers(props), self.context())
+        self._logic("delete", (props.get("uri"),), id_, whole_numbers(props), self.context())

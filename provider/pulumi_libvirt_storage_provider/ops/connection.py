@@ -122,43 +122,20 @@ def _start_event_loop() -> None:
         _EVENT_LOOP.start()
 
 
-#: Transports for which libvirt forks a helper (ssh, or the user's command) in this process.
+#: Transports for which libvirt forks a helper (ssh, or the user's command) in the calling process.
 _FORKING_TRANSPORTS = ("+ssh", "+ext")
-#: How many times a connect over such a transport is tried when it fails fast (see _open_forking).
-FORK_ATTEMPTS = 3
-#: A failed attempt that took longer than this was a real answer (a timeout), not the fork race.
-FORK_FAST_FAIL_S = 5.0
-#: Connects that failed fast over a forking transport and were tried again, per URI (read by tests).
-FORK_RETRIES: collections.Counter[str] = collections.Counter()
 
 
-def _forks(uri: str) -> bool:
+def forks(uri: str) -> bool:
+    """Whether libvirt forks a helper process to open `uri`. In a process with gRPC's fork handlers
+    (pulumi.dynamic's host) such a connect must not happen: see dynamic/worker.py."""
     return uri.split(":", 1)[0].endswith(_FORKING_TRANSPORTS)
-
-
-def _open_forking(uri: str) -> libvirt.virConnect:
-    """libvirt.open for a transport that forks (qemu+ssh://). In a process that serves gRPC (the
-    dynamic provider host, which Pulumi starts with gRPC's fork support on), gRPC's fork handlers
-    run in libvirt's child between fork and exec and, about 1 connect in 20 when other threads are
-    in gRPC, break the new ssh session ("Cannot recv data: E... ev_epoll1_linux.cc ... epoll_wait
-    error", "Connection reset by peer", "Broken pipe"). The damage stays in that child, so an
-    attempt that failed fast is tried again; a slow failure (a host that does not answer) is not.
-    The provider plugin turns gRPC's fork support off before loading gRPC and never sees this."""
-    for attempt in range(1, FORK_ATTEMPTS + 1):
-        started = time.monotonic()
-        try:
-            return libvirt.open(uri)
-        except libvirt.libvirtError:
-            if attempt == FORK_ATTEMPTS or time.monotonic() - started > FORK_FAST_FAIL_S:
-                raise
-            FORK_RETRIES[uri] += 1
-    raise AssertionError("unreachable")
 
 
 def _open(uri: str) -> libvirt.virConnect:
     _start_event_loop()
     try:
-        conn = _open_forking(uri) if _forks(uri) else libvirt.open(uri or None)
+        conn = libvirt.open(uri or None)
     except libvirt.libvirtError as e:
         raise LibvirtOpError(f"cannot connect to libvirt at {uri or 'the default URI'}: {e.get_error_message()}. "
                              "Check that libvirtd runs there and that the URI (resource uri, stack config "
@@ -174,6 +151,11 @@ def _open(uri: str) -> libvirt.virConnect:
             pass
     OPENED[uri] += 1
     return conn
+
+
+def probe(uri: str) -> None:
+    """Open a new connection to `uri` (not the cached one) and close it: one connect, counted in OPENED."""
+    _open(uri).close()
 
 
 def _uri_lock(uri: str) -> threading.Lock:

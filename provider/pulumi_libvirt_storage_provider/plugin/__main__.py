@@ -9,7 +9,7 @@ import os
 # libvirt forks (ssh for qemu+ssh://, helpers); gRPC's fork handlers then run in the child and write
 # their complaints where libvirt reads the transport's stderr, which fails the connection. This
 # process never forks gRPC work, so the handlers are switched off before gRPC is loaded.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
 
 import signal  # noqa: E402
 import sys  # noqa: E402
