@@ -38,9 +38,9 @@ network = libvirt.Network(
 
 pool = StoragePool("images", name=pool_name, type="dir", target={"path": pool_path})
 
-# A change that replaces a volume the running VM uses (its format, say) makes the engine delete the
-# Domain first, then the volume, and create both again: the disk comes back empty. protectDisks makes
-# `pulumi preview` and `up` refuse that replacement instead (and `destroy` too, until it is unset).
+# A change that would replace a volume the running VM uses (its format, say) is refused by the provider
+# in `pulumi preview` and `up` (else the engine would delete the Domain first, then the volume, and
+# create both again, the disk empty). protectDisks also makes `destroy` refuse them, until it is unset.
 disk_options = pulumi.ResourceOptions(protect=config.get_bool("protectDisks") or False)
 
 # The base holds data, not necessarily an OS (with kernel/initrd the VM boots without one).

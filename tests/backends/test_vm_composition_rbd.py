@@ -3,7 +3,8 @@ engine on both front ends: pulumi-libvirt's Domain declares the disk by url, the
 replaces it with our rbd volume's disk_xml (cephx auth through our CephSecret), and the guest writes its
 marker into the image through librbd. Read back from Ceph on the host, the marker proves that the VM
 ran on it. The bridge reads such a disk back as the url declared (its patch of the provider's read of
-network disks), so a refresh with the VM running changes nothing. The rest of the composition (the
+network disks), so a refresh with the VM running changes nothing; growing the rbd disk while the VM
+runs is one in-place update, the Domain untouched in the preview and in `up`. The rest of the composition (the
 qcow2 overlay, LUKS, destroy's order) is proved in tests/e2e/test_vm_composition.py."""
 
 from __future__ import annotations
@@ -66,6 +67,20 @@ def test_vm_composition_rbd_disk_is_written_by_the_guest_and_reads_back_without_
     p.refresh()
     p.preview("--expect-no-changes")
     assert conn.lookupByName(vm_host["domain"]).isActive()
+
+    # What a user does next: grow the data disk while the VM runs. One in-place update of the volume,
+    # in the preview and in `up`; the Domain is not touched and keeps running on the same image.
+    domain_uuid = conn.lookupByName(vm_host["domain"]).UUIDString()
+    p.run("config", "set", "dataCapacity", "96MiB")
+    planned, done = p.preview_steps(), p.up_steps()
+    changed = {name: op for name, op in planned.items() if op != "same"}
+    assert changed == {"data": "update"} and {n: o for n, o in done.items() if o != "same"} == changed, \
+        (planned, done)
+    assert ceph.image_info(rbd_image)["size"] == 96 * 2**20
+    dom = conn.lookupByName(vm_host["domain"])
+    assert dom.UUIDString() == domain_uuid and dom.isActive()
+    assert read_marker_from_rbd(ceph.pool, rbd_image, ceph.conf) == f"PLS-MARKER vdc {token}"
+    p.preview("--expect-no-changes")
 
     p.destroy()
     assert vm_host["domain"] not in {d.name() for d in conn.listAllDomains()}

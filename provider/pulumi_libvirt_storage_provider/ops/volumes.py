@@ -481,6 +481,13 @@ def in_use_by(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vol: libvi
     return users
 
 
+def running_users(conn: libvirt.virConnect, key: str, pool_name: str | None = None, name: str | None = None
+                  ) -> list[str]:
+    """in_use_by for the volume with this key: none when there is no such volume."""
+    found = by_key(conn, key, pool_name, name)
+    return in_use_by(conn, *found) if found is not None else []
+
+
 def _refuse_if_in_use(conn: libvirt.virConnect, pool: libvirt.virStoragePool, vol: libvirt.virStorageVol,
                       action: str) -> None:
     users = in_use_by(conn, pool, vol)

@@ -21,7 +21,7 @@ from ..xml.disk import disk_source, disk_xml
 from ..xml.common import prune
 from ..xml.pool import parse_pool
 from . import intents
-from .base import POOL_KEY, SEED_KEY, Context, Read, ResourceLogic, whole_numbers
+from .base import POOL_KEY, SEED_KEY, Context, Diff, Read, ResourceLogic, whole_numbers
 
 
 # What a volume is told of its pool (resources/base.py POOL_KEY): enough to tell where its volumes live.
@@ -90,6 +90,30 @@ class VolumeLogic(ResourceLogic):
             return None
         pool, vol = found
         return (pool.UUIDString(), vol.key())
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> Diff:
+        """A replacement of a volume that a running domain uses is refused here, in the preview already.
+        The provider's delete refuses such a volume too, but never gets to: a volume is replaced
+        delete-before-replace, and the engine first deletes what depends on it and would be replaced
+        with it, i.e. the domain (pulumi-libvirt stops and undefines it), so that by the time the volume
+        is deleted no one uses it and it comes back empty under a new domain."""
+        d = super().diff(id_, olds, news, ctx)
+        if d.replaces:
+            try:
+                users = self.call(olds, ctx, lambda conn: volumes.running_users(conn, id_, olds.get("pool"),
+                                                                                 olds.get("name")))
+            except connection.UriNotKnown:
+                users = []  # the provider's uri is computed in this run: asked again in `up`, when it is known
+            if users:
+                changed = ", ".join(d.replaces)
+                raise LibvirtOpError(
+                    f"volume {olds.get('name')} of pool {olds.get('pool')} is in use by running domain "
+                    f"{', '.join(users)} and would be replaced (a change to {changed}): the engine would first "
+                    "delete that domain, then the volume, and the new volume would start empty. Nothing was changed. "
+                    f"Undo the change to {changed}; or, to give the VM a new disk, declare a new volume beside "
+                    "this one and point the domain's disk at it; or shut the domain down first if replacing "
+                    "the disk and its data is what you want.")
+        return d
 
     # -- previews --------------------------------------------------------------------------------
     def predict(self, inputs: dict[str, Any], olds: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -311,8 +335,9 @@ class VolumeLogic(ResourceLogic):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any], ctx: Context) -> dict[str, Any]:
         self._recorded(olds, ctx)
+        olds = whole_numbers(olds)  # (the stored disk goes into disk_xml: a port 6789.0 is not a port)
         spec = self.canonical(news)
-        refused = self.drift_refusals(whole_numbers(olds), spec)
+        refused = self.drift_refusals(olds, spec)
         if refused:
             raise LibvirtOpError("; ".join(str(r) for r in refused))
 
