@@ -89,3 +89,17 @@ def test_a_worker_that_dies_fails_the_calls_in_flight_and_the_next_call_starts_a
     assert "Run `pulumi up` again" in str(outcome[0])
     again = worker.worker()
     assert again is not w and again.call(f"{CONNECTION}:resolve_uri", "qemu:///x") == "qemu:///x"
+
+
+def test_results_holding_our_errors_cross_and_one_that_cannot_fails_alone() -> None:
+    """A check's result carries SpecErrors (its failures): they must read back in the host (they did not:
+    the host's reader died on the TypeError and `pulumi preview` of an ext:// URI hung). What cannot
+    cross fails that call with a message; the worker goes on serving."""
+    w = worker.worker()
+    back = w.call("pulumi_libvirt_storage_provider.spec.units:SpecError", "uri", "refused")
+    assert (type(back).__name__, back.prop, back.reason, str(back)) == ("SpecError", "uri", "refused", "uri: refused")
+    failures = w.call("pulumi_libvirt_storage_provider.spec.fields:Failures", [back])
+    assert [f.prop for f in failures.failures] == ["uri"] and str(failures) == "uri: refused"
+    with pytest.raises(RuntimeError, match="cannot cross to the host"):
+        w.call(f"{CONNECTION}:threading.Lock")
+    assert w.call(f"{CONNECTION}:resolve_uri", "qemu:///y") == "qemu:///y"

@@ -120,15 +120,20 @@ class Worker:
         assert self.proc.stdout is not None
         try:
             while True:
-                request_id, ok, value = _read(self.proc.stdout)
+                request_id, ok, payload = _read(self.proc.stdout)  # (ints and bytes: always readable)
+                try:
+                    value = pickle.loads(payload)
+                except Exception as e:  # noqa: BLE001 - this one answer is unreadable, not the pipe
+                    ok, value = False, RuntimeError(f"the provider's worker process answered with a value that "
+                                                    f"cannot be read back here: {e!r}")
                 with self._lock:
                     future = self._pending.pop(request_id)
                 if ok:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-        except (EOFError, OSError, pickle.UnpicklingError):
-            pass
+        except Exception:  # noqa: BLE001 - the pipe is broken or the worker ended: fail what is in flight
+            self.proc.kill()
         code = self.proc.wait()
         with self._lock:
             self._gone = (f"the provider's worker process for forking libvirt transports (qemu+ssh) ended "
@@ -172,11 +177,17 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
     def run(request_id: int, target: str, args: tuple[Any, ...]) -> None:
         try:
-            answer = (request_id, True, _resolve(target)(*args))
+            ok, value = True, _resolve(target)(*args)
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
-            answer = (request_id, False, _portable(e))
+            ok, value = False, _portable(e)
         try:
-            _write(answers, lock, answer)
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.loads(payload)  # what the host cannot read back is sent as an error it can
+        except Exception as e:  # noqa: BLE001
+            ok, payload = False, pickle.dumps(RuntimeError(
+                f"in the provider's worker process: the answer to {target} cannot cross to the host: {e!r}"))
+        try:
+            _write(answers, lock, (request_id, ok, payload))
         except (OSError, ValueError):
             os._exit(0)  # the host is gone
 

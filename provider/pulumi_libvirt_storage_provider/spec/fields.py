@@ -86,6 +86,9 @@ class Failures(Exception):
         super().__init__("; ".join(str(f) for f in failures))
         self.failures = failures
 
+    def __reduce__(self) -> tuple[type, tuple[list[SpecError]]]:  # (pickled by the dynamic front end's worker)
+        return type(self), (self.failures,)
+
 
 def _scalar(f: Field, value: Any, prop: str) -> Any:
     if f.kind is Kind.STRING:

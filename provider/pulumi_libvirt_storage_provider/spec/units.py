@@ -31,6 +31,9 @@ class SpecError(ValueError):
         self.prop = prop
         self.reason = message
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # (pickled by the dynamic front end's worker)
+        return type(self), (self.prop, self.reason)
+
 
 def parse_size(value: object, prop: str) -> int:
     """Bytes from an int, a float without fraction (the engine sends numbers as floats)
