@@ -10,7 +10,7 @@ data: ... ev_epoll1_linux.cc ... epoll_wait error", "Connection reset by peer");
 instead, the connect hangs. A retry cannot cover a hang.
 
 So the host does not connect over such a transport at all. A call of a resource whose URI forks (its
-own uri, the stack config's, or LIBVIRT_DEFAULT_URI) is run by a worker: `python -m` this module,
+own uri, the stack config's, or LIBVIRT_DEFAULT_URI) is run by a worker: a python running `main` here,
 started once per host process with GRPC_ENABLE_FORK_SUPPORT=false (as the provider plugin starts
 itself), so that libvirt's fork runs no handler. The worker runs the same ResourceLogic method with the
 same arguments and keeps its own connections, caches and reconnect windows, which stay coherent because
@@ -157,19 +157,27 @@ def worker() -> Worker:
 
 
 def _portable(error: BaseException) -> BaseException:
-    """The exception as it crosses the pipe: ours (a message for the user, plain_errors.OURS) as itself
-    when it pickles back to the same type and text; anything else, a bug, as a RuntimeError that carries
-    its whole traceback from the worker (the host's own would only show this pipe)."""
+    """The exception as it crosses the pipe: ours (a message for the user, plain_errors.OURS) as itself;
+    anything else, a bug, as a RuntimeError that carries its whole traceback from the worker (the host's
+    own would only show this pipe)."""
     if isinstance(error, plain_errors.OURS):
-        try:
-            copy = pickle.loads(pickle.dumps(error))
-            if type(copy) is type(error) and str(copy) == str(error):
-                return error
-        except Exception:  # noqa: BLE001 - any failure to pickle means: send the text
-            pass
-        return connection.LibvirtOpError(str(error))
+        return error
     text = "".join(traceback.format_exception(error))
     return RuntimeError(f"in the provider's worker process:\n{text}")
+
+
+def _answer(target: str, ok: bool, value: Any) -> tuple[bool, bytes]:
+    """The pickled answer, checked to read back: what would not is sent as an error that does (ours as
+    its message, so that the user still reads it alone)."""
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(payload)
+        return ok, payload
+    except Exception as e:  # noqa: BLE001 - any failure to pickle means: send the text
+        if not ok and isinstance(value, plain_errors.OURS):
+            return False, pickle.dumps(connection.LibvirtOpError(str(value)))
+        return False, pickle.dumps(RuntimeError(
+            f"in the provider's worker process: the answer to {target} cannot cross to the host: {e!r}"))
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
@@ -181,13 +189,7 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
             ok, value = False, _portable(e)
         try:
-            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.loads(payload)  # what the host cannot read back is sent as an error it can
-        except Exception as e:  # noqa: BLE001
-            ok, payload = False, pickle.dumps(RuntimeError(
-                f"in the provider's worker process: the answer to {target} cannot cross to the host: {e!r}"))
-        try:
-            _write(answers, lock, (request_id, ok, payload))
+            _write(answers, lock, (request_id, *_answer(target, ok, value)))
         except (OSError, ValueError):
             os._exit(0)  # the host is gone
 
